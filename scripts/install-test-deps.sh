@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and the benchmarks use. Idempotent, no prompts.
+# docker-registry: the real OCI registry tests push to and pull from.
+# umoci: the reference unpacker for the differential layer tests and the benchmark baseline.
+# apache2-utils: htpasswd (bcrypt) for the registry's basic-auth variant.
+# zstd, pigz: command-line baselines; rsync, git: gitlab-ci-local's needs; openssl: signature cross-checks.
+set -euo pipefail
+packages=(docker-registry umoci skopeo apache2-utils zstd pigz rsync git openssl ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test dependencies present: ${packages[*]}"
+  exit 0
+fi
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

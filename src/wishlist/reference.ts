@@ -1,0 +1,101 @@
+import { ImageReferenceError } from "../errors.js";
+
+/**
+ * An image reference: `registry/repository[:tag][@digest]`, normalised the way docker does
+ * (`centos:7` → `docker.io/library/centos:7`). Follows the grammar of the distribution project's
+ * `reference` package; a reference with neither tag nor digest gets the tag `latest`.
+ */
+export interface ImageReference {
+  /** Registry host with optional port, e.g. `docker.io`, `ghcr.io`, `127.0.0.1:5000`. */
+  readonly registry: string;
+  /** Repository path inside the registry, e.g. `library/centos`, `opensciencegrid/osgvo-el8`. */
+  readonly repository: string;
+  /** Tag, if the reference names one (always set when there is no digest). */
+  readonly tag?: string;
+  /** `sha256:<64 hex>`, if the reference pins a digest. */
+  readonly digest?: string;
+}
+
+export const DOCKER_HUB = "docker.io";
+/** Where Docker Hub's registry API actually lives. */
+export const DOCKER_HUB_API_HOST = "registry-1.docker.io";
+
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
+const MAX_NAME = 255;
+
+/** Parse and normalise a reference; throws ImageReferenceError naming the reference and the reason. */
+export function parseImageReference(input: string): ImageReference {
+  const text = input.trim();
+  if (text === "") throw new ImageReferenceError(input, "empty reference");
+  if (/\s/.test(text)) throw new ImageReferenceError(input, "contains whitespace");
+
+  let rest = text;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (digest.startsWith("sha256:") && !SHA256_DIGEST.test(digest)) {
+      throw new ImageReferenceError(input, "a sha256 digest is 64 lowercase hex characters");
+    }
+    if (!DIGEST.test(digest)) throw new ImageReferenceError(input, `malformed digest "${digest}"`);
+  }
+
+  // A tag follows the last colon that comes after the last slash (a colon before it is a port).
+  let tag: string | undefined;
+  const lastColon = rest.lastIndexOf(":");
+  if (lastColon > rest.lastIndexOf("/")) {
+    tag = rest.slice(lastColon + 1);
+    rest = rest.slice(0, lastColon);
+    if (!TAG.test(tag)) throw new ImageReferenceError(input, `malformed tag "${tag}"`);
+  }
+  if (rest === "") throw new ImageReferenceError(input, "missing repository name");
+
+  const slash = rest.indexOf("/");
+  let registry = DOCKER_HUB;
+  let repository = rest;
+  if (slash >= 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
+      if (!DOMAIN.test(first)) throw new ImageReferenceError(input, `malformed registry host "${first}"`);
+      registry = first;
+      repository = rest.slice(slash + 1);
+    }
+  }
+  if (repository === "") throw new ImageReferenceError(input, "missing repository name");
+  if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST) registry = DOCKER_HUB;
+  if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
+
+  if (repository.length > MAX_NAME) throw new ImageReferenceError(input, `repository name longer than ${MAX_NAME}`);
+  for (const component of repository.split("/")) {
+    if (!COMPONENT.test(component)) {
+      throw new ImageReferenceError(
+        input,
+        component === ""
+          ? "empty path component"
+          : `"${component}" is not a valid name component (lowercase letters, digits and . _ - separators)`,
+      );
+    }
+  }
+  if (tag === undefined && digest === undefined) tag = "latest";
+  return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/** The canonical string form: `registry/repository[:tag][@digest]`. */
+export function formatImageReference(ref: ImageReference): string {
+  return `${ref.registry}/${ref.repository}${ref.tag !== undefined ? `:${ref.tag}` : ""}${ref.digest !== undefined ? `@${ref.digest}` : ""}`;
+}
+
+/** The same repository, pinned to `digest` (the tag is kept for display). */
+export function withDigest(ref: ImageReference, digest: string): ImageReference {
+  return { ...ref, digest };
+}
+
+/** What to ask the registry for: the digest if pinned, else the tag. */
+export function manifestSelector(ref: ImageReference): string {
+  return ref.digest ?? ref.tag ?? "latest";
+}
