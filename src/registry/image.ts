@@ -49,6 +49,8 @@ export interface ImageConfig {
 /** One layer: what a source supplies. Decoding (gzip/zstd/plain, tar) is derived in src/layers. */
 export interface Layer {
   readonly descriptor: Descriptor;
+  /** The config's `rootfs.diff_ids` entry for this layer (sha256 of the uncompressed tar), when known. */
+  readonly diffId?: string;
   /** The layer's compressed bytes as stored in the registry, digest-verified while read. */
   compressed(options?: { signal?: AbortSignal }): Promise<Readable>;
 }

@@ -67,7 +67,10 @@ export function parseImageReference(input: string): ImageReference {
     }
   }
   if (repository === "") throw new ImageReferenceError(input, "missing repository name");
-  if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST) registry = DOCKER_HUB;
+  // registry.hub.docker.com is how DUCC recipes name Docker Hub.
+  if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST || registry === "registry.hub.docker.com") {
+    registry = DOCKER_HUB;
+  }
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
 
   if (repository.length > MAX_NAME) throw new ImageReferenceError(input, `repository name longer than ${MAX_NAME}`);

@@ -1,0 +1,125 @@
+/**
+ * Convert benchmark: a generated 5-layer gzip image (30,000 files, ~1 GiB, plus one 2 GiB file)
+ * as an OCI layout on /dev/shm, read through a file-backed `Image`. Figures, all measured in
+ * this run on the same bytes:
+ * - convert (layers → tree + content store) + materialise (sandbox on disk), as a time ratio to
+ *   `umoci unpack --rootless` and to `tar -xzf` of the five layers in order;
+ * - the convert alone, the materialise alone (where the time goes);
+ * - CPU utilisation over both cores (process.cpuUsage, worker threads included, over wall time);
+ * - peak RSS growth, with a 2 GiB file in the image (must not grow with file size);
+ * - a second convert of an image sharing 4 of the 5 layers (layer cache), as a ratio to the first.
+ * `BENCH_CONVERT_SCALE=0.1` shrinks every size for a quick run.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdir, rm } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { silentLogger } from "../../src/logger.js";
+import { convertImage } from "../../src/sandbox/convert-image.js";
+import { materialiseTree } from "../../src/sandbox/materialise.js";
+import { writeLayerFile, type TestEntry } from "../../test/support/layer-builder.js";
+import { openOciLayout, writeOciLayout, type LayoutLayer } from "../../test/support/oci-layout.js";
+import { MiB, round, sampleRss, type BenchContext } from "./context.js";
+
+const SCALE = Number(process.env.BENCH_CONVERT_SCALE ?? "1");
+
+/** Layer plans: [files, average file size]; the 2 GiB file goes into layer 2. */
+const PLAN: Array<[number, number]> = [
+  [12_000, 30 * 1024],
+  [8_000, 25 * 1024],
+  [6_000, 42 * 1024],
+  [3_000, 60 * 1024],
+  [1_000, 30 * 1024],
+];
+const HUGE = Math.round(2 * 1024 * MiB * SCALE);
+
+function* layerEntries(index: number, variant: number): Generator<TestEntry> {
+  const [files, avg] = PLAN[index]!;
+  const n = Math.max(10, Math.round(files * SCALE));
+  let state = (index + 1) * 7919 + variant * 104729;
+  const rand = (): number => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  yield { type: "dir", path: `l${index}` };
+  for (let i = 0; i < n; i++) {
+    const dir = `l${index}/d${Math.floor(i / 100)}`;
+    if (i % 100 === 0) yield { type: "dir", path: dir };
+    // Two thirds text-like (compressible), one third random, sizes spread around the average.
+    const size = Math.floor(avg * 2 * rand() * rand() * 2);
+    yield { type: "file", path: `${dir}/f${i}`, content: { size, seed: index * 1_000_000 + i + variant, compressible: i % 3 !== 0 } };
+    if (i % 500 === 0) yield { type: "symlink", path: `${dir}/link${i}`, target: `f${i}` };
+  }
+  if (index === 1) yield { type: "file", path: "huge.bin", content: { size: HUGE, seed: 42, compressible: true } };
+}
+
+async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; seconds: number; cpu: number }> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { value, seconds, cpu: (cpu.user + cpu.system) / 1e6 };
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const s = ctx.scratch;
+  const layout = join(s, "layout");
+  const layerDir = join(s, "layers");
+  await mkdir(layerDir, { recursive: true });
+
+  const gen = await timed(async () => {
+    const built: LayoutLayer[] = [];
+    for (let i = 0; i < PLAN.length; i++) built.push(await writeLayerFile(layerEntries(i, 0), join(layerDir, `l${i}.tar.gz`)));
+    const other = await writeLayerFile(layerEntries(4, 1), join(layerDir, "l4b.tar.gz"));
+    return { built, other };
+  });
+  const { built, other } = gen.value;
+  await writeOciLayout(layout, built, { refName: "first" });
+  await writeOciLayout(layout, [...built.slice(0, 4), other], { refName: "second", append: true });
+  await rm(layerDir, { recursive: true });
+  const compressed = built.reduce((a, l) => a + l.size, 0);
+  ctx.note(`generated ${PLAN.length} gzip layers, ${round(compressed / MiB, 0)} MiB compressed, in ${round(gen.seconds, 1)} s (scale ${SCALE})`);
+
+  // Baselines: umoci rootless unpack, and GNU tar of the same layers in order.
+  const umoci = await timed(() => execFileSync("umoci", ["--log", "error", "unpack", "--rootless", "--image", `${layout}:first`, join(s, "umoci")], { stdio: "pipe" }));
+  await rm(join(s, "umoci"), { recursive: true, force: true });
+  const tarDir = join(s, "tar");
+  await mkdir(tarDir);
+  const tar = await timed(() => {
+    for (const l of built) execFileSync("tar", ["-xzf", join(layout, "blobs", "sha256", l.digest.slice(7)), "-C", tarDir]);
+  });
+  await rm(tarDir, { recursive: true, force: true });
+
+  // Ours: convert into a fresh store and cache, then materialise.
+  const store = await LocalContentStore.create(join(s, "store"));
+  const cacheDir = join(s, "cache");
+  const image = await openOciLayout(layout, "first");
+  const rss = sampleRss();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const conv = await timed(() => convertImage(image, { store, cacheDir, logger: silentLogger, buildDate: new Date(0) }));
+  const mat = await timed(() => materialiseTree(conv.value.tree, join(s, "sandbox"), { store }));
+  const wall = (performance.now() - t0) / 1000;
+  const cpuAll = process.cpuUsage(cpu0);
+  const peak = rss.stop();
+  await rm(join(s, "sandbox"), { recursive: true, force: true });
+  await rm(join(s, "sandbox.meta.json"), { force: true });
+
+  const second = await timed(async () => convertImage(await openOciLayout(layout, "second"), { store, cacheDir, logger: silentLogger, buildDate: new Date(0) }));
+
+  const cores = availableParallelism();
+  const st = conv.value.stats;
+  ctx.note(`image: ${st.files} files, ${round(st.bytes / MiB, 0)} MiB; store wrote ${round(store.bytesWritten / MiB, 0)} MiB in ${store.objectsWritten} objects`);
+  ctx.note(`umoci ${round(umoci.seconds, 1)} s, tar -xzf ${round(tar.seconds, 1)} s, convert ${round(conv.seconds, 1)} s + materialise ${round(mat.seconds, 1)} s`);
+  ctx.figure({ name: "convert+materialise / umoci unpack --rootless (time)", value: round(wall / umoci.seconds), unit: "×", goal: "≤ 0.5" });
+  ctx.figure({ name: "convert+materialise / tar -xzf of the layers (time)", value: round(wall / tar.seconds), unit: "×" });
+  ctx.figure({ name: "convert only (tree + content store) / umoci (time)", value: round(conv.seconds / umoci.seconds), unit: "×" });
+  ctx.figure({ name: "materialise only / umoci (time)", value: round(mat.seconds / umoci.seconds), unit: "×" });
+  ctx.figure({ name: `CPU utilisation over ${cores} cores (convert+materialise)`, value: round(((cpuAll.user + cpuAll.system) / 1e6 / wall / cores) * 100, 0), unit: "%" });
+  ctx.figure({ name: "CPU utilisation, convert only", value: round((conv.cpu / conv.seconds / cores) * 100, 0), unit: "%" });
+  ctx.figure({ name: "peak RSS growth (image with a 2 GiB file)", value: round(peak / MiB, 0), unit: "MiB", goal: "< 400" });
+  ctx.figure({ name: "second convert (4 of 5 layers shared) / first convert (time)", value: round(second.seconds / conv.seconds, 3), unit: "×", goal: "≤ 0.1" });
+  ctx.figure({ name: "layers from cache in the second convert", value: second.value.stats.layersFromCache, unit: "of 5" });
+}

@@ -1,0 +1,64 @@
+import { readFile } from "node:fs/promises";
+import { ConfigError } from "../../errors.js";
+import { createMergeRequestNotesApi, readGitLabToken } from "../../gitlab/gitlab-notes-api.js";
+import { upsertMergeRequestNote } from "../../gitlab/merge-request-note.js";
+import { planNoteMarker, renderPlanNote } from "../../gitlab/plan-note.js";
+import { PlanJson } from "../../gitlab/schema.js";
+import { info } from "../../logger.js";
+import type { CommandInput } from "../run-command.js";
+
+/**
+ * `mr-note PLAN_JSON`: post the plan (the file `plan --format json` wrote) as a note on the merge
+ * request, or update the note an earlier pipeline of the same merge request posted. GitLab URL,
+ * project and merge request come from the CI predefined variables; the token from a file variable.
+ */
+export async function run({ args, options, settings, logger, ctx }: CommandInput): Promise<number> {
+  const file = args[0];
+  if (file === undefined) throw new ConfigError("mr-note needs the plan file written by plan --format json");
+  const url = required(options, "gitlabUrl", "--gitlab-url (CI_SERVER_URL)");
+  const project = required(options, "project", "--project (CI_PROJECT_ID)");
+  const iidText = required(options, "mergeRequest", "--merge-request (CI_MERGE_REQUEST_IID)");
+  const mergeRequestIid = Number(iidText);
+  if (!Number.isInteger(mergeRequestIid) || mergeRequestIid < 1) throw new ConfigError(`--merge-request must be a merge request iid, got "${iidText}"`);
+  const plan = await readPlan(file);
+  const token = await readGitLabToken(options["gitlabTokenFile"] as string | undefined, ctx.env);
+
+  const marker = planNoteMarker(settings.repo);
+  const body = renderPlanNote(plan, {
+    repo: settings.repo,
+    ...(ctx.env["CI_PIPELINE_URL"] ? { pipelineUrl: ctx.env["CI_PIPELINE_URL"] } : {}),
+    ...(ctx.env["CI_COMMIT_SHA"] ? { commitSha: ctx.env["CI_COMMIT_SHA"] } : {}),
+  });
+  const result = await upsertMergeRequestNote(createMergeRequestNotesApi({ url, token }), { project, mergeRequestIid, marker }, body);
+  const summary = `${result.action} note ${result.noteId} on merge request !${mergeRequestIid}`;
+  ctx.stdout.write(`${summary}\n`);
+  info(logger, "mr-note.done", summary, { action: result.action, noteId: result.noteId, mergeRequest: mergeRequestIid });
+  return 0;
+}
+
+function required(options: Record<string, unknown>, key: string, flag: string): string {
+  const value = options[key];
+  if (typeof value !== "string" || value === "") throw new ConfigError(`mr-note needs ${flag}`);
+  return value;
+}
+
+async function readPlan(file: string): Promise<PlanJson> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`plan file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new ConfigError(`plan file ${file} is not JSON (write it with plan --format json)`);
+  }
+  const plan = PlanJson.safeParse(json);
+  if (!plan.success) {
+    const issue = plan.error.issues[0];
+    throw new ConfigError(`plan file ${file} is not a plan (${issue ? `${issue.path.join(".")}: ${issue.message}` : "bad shape"})`);
+  }
+  return plan.data;
+}

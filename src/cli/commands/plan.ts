@@ -1,0 +1,167 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { RepositoryReader } from "../../cvmfs/repository-reader.js";
+import { ConfigError, WishlistError, type WishlistProblem } from "../../errors.js";
+import { info, type Logger } from "../../logger.js";
+import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
+import { getSyncPlan } from "../../sync/get-sync-plan.js";
+import { createLayout, type LayoutKind } from "../../sync/layout.js";
+import { formatPlanTable, planToJson, type Plan } from "../../sync/plan.js";
+import { emptyPublishedState } from "../../sync/published-state.js";
+import { assemblePlan } from "../../sync/plan.js";
+import { getWishlistChanges } from "../../wishlist/git-base.js";
+import { assembleWishlists, checkWishlists, type WishlistSource } from "../../wishlist/load-wishlists.js";
+import { wishlistCheckRows } from "../../wishlist/wishlist-report.js";
+import type { WishlistEntry } from "../../wishlist/entry.js";
+import { formatImageReference } from "../../wishlist/reference.js";
+import { splitList } from "../../config/settings.js";
+import type { CommandInput } from "../run-command.js";
+import { formatTable } from "../table.js";
+
+/**
+ * `plan`: what `sync` would do. `--offline` checks and normalises the wishlist without network;
+ * `--base REV` shows only what the wishlist change since REV brings, and checks each new line
+ * against its registry (the image exists, the platform is there): what a merge request runs.
+ */
+export async function run(input: CommandInput): Promise<number> {
+  const { options, logger, ctx } = input;
+  const files = wishlistFiles(options);
+  const format = (options["format"] as string | undefined) ?? "table";
+  if (format !== "table" && format !== "json") throw new ConfigError(`--format must be table or json, got "${format}"`);
+
+  if (options["offline"]) return offline(files, format, input);
+
+  const base = options["base"] as string | undefined;
+  let entries: WishlistEntry[];
+  let focus: { added: WishlistEntry[]; removed: WishlistEntry[] } | undefined;
+  if (base) {
+    const changes = await getWishlistChanges(base, files);
+    if (changes.current.problems.length > 0) throw new WishlistError(changes.current.problems);
+    entries = changes.current.entries;
+    focus = { added: changes.diff.added, removed: changes.diff.removed };
+    info(logger, "plan.base", `since ${base}: ${focus.added.length} line(s) added, ${focus.removed.length} removed`);
+  } else {
+    entries = assembleWishlists(await readSources(files), logger);
+  }
+
+  const layout = createLayout({ kind: ((options["layout"] as LayoutKind | undefined) ?? "osg") });
+  const registry = createRegistryClient({
+    insecureRegistries: input.settings.insecureRegistries,
+    ...(input.settings.registryAuth ? { authFile: input.settings.registryAuth } : {}),
+    logger,
+  });
+  try {
+    if (focus) await validateNewLines(focus.added, registry, input);
+    const reader = await openReader(options, input.settings.repo, logger);
+    let plan: Plan;
+    try {
+      if (reader) {
+        plan = (
+          await getSyncPlan(entries, { registry, reader, layout }, {
+            keepRemovedDays: Number(options["keepRemoved"] ?? 0),
+            concurrency: input.settings.concurrency,
+            logger,
+            signal: ctx.signal,
+          })
+        ).plan;
+      } else {
+        const { resolveDesired } = await import("../../sync/resolve-desired.js");
+        const resolved = await resolveDesired(entries, registry, layout, { concurrency: 8, logger, signal: ctx.signal });
+        plan = assemblePlan(resolved.desired, emptyPublishedState(), layout, {});
+      }
+    } finally {
+      await reader?.close();
+    }
+    if (focus) plan = focusPlan(plan, focus, layout.publicPath.bind(layout));
+    ctx.stdout.write(format === "json" ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : `${formatPlanTable(plan)}\n`);
+    return 0;
+  } finally {
+    await registry.close();
+  }
+}
+
+function wishlistFiles(options: Record<string, unknown>): string[] {
+  const files = splitList(options["wishlist"] as string[] | string | undefined);
+  return files.length > 0 ? files : ["images.txt"];
+}
+
+async function readSources(files: string[]): Promise<WishlistSource[]> {
+  const problems: WishlistProblem[] = [];
+  const sources: WishlistSource[] = [];
+  for (const file of files) {
+    try {
+      sources.push({ file, text: await readFile(file, "utf8") });
+    } catch (err) {
+      problems.push({ file, line: 0, message: `cannot read wishlist: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+    }
+  }
+  if (problems.length > 0) throw new WishlistError(problems);
+  return sources;
+}
+
+async function offline(files: string[], format: string, { ctx, logger }: CommandInput): Promise<number> {
+  const check = checkWishlists(await readSources(files));
+  const rows = wishlistCheckRows(check, files);
+  for (const d of check.duplicates) {
+    logger.log({ level: "warn", event: "wishlist.duplicate", message: `${d.entry.file}:${d.entry.line}: duplicate of ${d.first.file}:${d.first.line}` });
+  }
+  if (format === "json") {
+    ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  } else {
+    ctx.stdout.write(
+      `${formatTable(
+        [
+          { header: "where", value: (r: (typeof rows)[number]) => `${r.file}:${r.line}` },
+          { header: "reference", value: (r) => r.reference ?? "" },
+          { header: "note", value: (r) => r.error ?? (r.duplicateOf ? `duplicate of ${r.duplicateOf}` : (r.warning ?? "")) },
+        ],
+        rows,
+      )}\n${check.entries.length} entr${check.entries.length === 1 ? "y" : "ies"}, ${check.problems.length} error(s), ${check.duplicates.length} duplicate(s)\n`,
+    );
+  }
+  if (check.problems.length > 0) throw new WishlistError(check.problems);
+  return 0;
+}
+
+/** Each new line: the image exists and has the platform (patterns: the repository has tags). */
+async function validateNewLines(added: WishlistEntry[], registry: RegistryClient, { settings, ctx, logger }: CommandInput): Promise<void> {
+  const problems: WishlistProblem[] = [];
+  for (const entry of added) {
+    const name = formatImageReference(entry.ref);
+    try {
+      if (entry.tagPattern !== undefined) {
+        const tags = await registry.listTags(entry.ref, { signal: ctx.signal });
+        if (tags.length === 0) problems.push({ file: entry.file, line: entry.line, message: `${name}: the repository has no tags` });
+      } else {
+        await registry.image(entry.ref, settings.platform, { signal: ctx.signal });
+      }
+      info(logger, "plan.valid", `${entry.file}:${entry.line}: ${name} OK`, { image: name });
+    } catch (err) {
+      problems.push({ file: entry.file, line: entry.line, message: `${name}: ${(err as Error).message}` });
+    }
+  }
+  if (problems.length > 0) throw new WishlistError(problems);
+}
+
+async function openReader(options: Record<string, unknown>, repo: string, logger: Logger): Promise<RepositoryReader | undefined> {
+  const url = options["repoUrl"] as string | undefined;
+  if (url) return RepositoryReader.open({ url }, { fqrn: repo });
+  const dir = resolve((options["stratum0"] as string | undefined) ?? join("stratum0", repo));
+  if (existsSync(join(dir, ".cvmfspublished"))) return RepositoryReader.open({ dir }, { fqrn: repo });
+  info(logger, "plan.empty", `no repository at ${dir}: planning against an empty one`);
+  return undefined;
+}
+
+/** Only the names that the added and removed lines touch. */
+function focusPlan(plan: Plan, focus: { added: WishlistEntry[]; removed: WishlistEntry[] }, publicPath: (ref: WishlistEntry["ref"]) => string): Plan {
+  const lines = new Set(focus.added.map((e) => `${e.file}:${e.line}`));
+  const removedPaths = new Set(focus.removed.filter((e) => e.tagPattern === undefined).map((e) => publicPath(e.ref)));
+  const tags = plan.tags.filter((t) => (t.file !== undefined && lines.has(`${t.file}:${t.line}`)) || removedPaths.has(t.publicPath));
+  const paths = new Set(tags.map((t) => t.publicPath));
+  const conversions = plan.conversions.filter((c) => c.publicPaths.some((p) => paths.has(p)));
+  const summary = { ...plan.summary };
+  for (const key of ["add", "update", "keep", "remove"] as const) summary[key] = tags.filter((t) => t.action === key).length;
+  summary.convert = conversions.length;
+  return { ...plan, tags, conversions, summary };
+}

@@ -1,0 +1,105 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError } from "../../errors.js";
+import { info } from "../../logger.js";
+import { createRegistryClient } from "../../registry/registry-client.js";
+import { resolveTarget, splitList } from "../../config/settings.js";
+import { getSyncPlan } from "../../sync/get-sync-plan.js";
+import { createLayout, type LayoutKind } from "../../sync/layout.js";
+import { openPublishTarget } from "../../sync/publish-target.js";
+import { executePlan, type SyncRow } from "../../sync/sync-repository.js";
+import { loadWishlists } from "../../wishlist/load-wishlists.js";
+import type { CommandInput } from "../run-command.js";
+import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.js";
+
+const LAYOUTS: readonly LayoutKind[] = ["osg", "osg-registry", "ducc"];
+
+/**
+ * `sync`: make the repository match the wishlist. With no flags: `./images.txt` into the local
+ * stratum 0 `./stratum0/<repo>` (created on first run). Exit 0 all published, 1 some images
+ * failed (the rest were published), 2 bad input or configuration (nothing was published).
+ */
+export async function run({ options, settings, logger, ctx }: CommandInput): Promise<number> {
+  const started = Date.now();
+  const files = splitList(options["wishlist"] as string[] | string | undefined);
+  const layoutKind = ((options["layout"] as string | undefined) ?? "osg") as LayoutKind;
+  if (!LAYOUTS.includes(layoutKind)) throw new ConfigError(`--layout must be one of ${LAYOUTS.join(", ")}, got "${layoutKind}"`);
+  const keepRemovedDays = Number(options["keepRemoved"] ?? 0);
+  if (!Number.isFinite(keepRemovedDays) || keepRemovedDays < 0) throw new ConfigError(`--keep-removed must be a number of days ≥ 0`);
+  const target = resolveTarget(
+    {
+      stratum0: options["stratum0"] as string | undefined,
+      gateway: options["gateway"] as string | undefined,
+      gatewayKey: options["gatewayKey"] as string | undefined,
+      repoUrl: options["repoUrl"] as string | undefined,
+    },
+    settings.repo,
+  );
+  const entries = await loadWishlists(files.length > 0 ? files : ["images.txt"], { logger });
+  const layout = createLayout({ kind: layoutKind });
+  const pubkey = join(settings.keysDir, `${settings.repo}.pub`);
+  const publishTarget = await openPublishTarget(target, {
+    fqrn: settings.repo,
+    keysDir: settings.keysDir,
+    cacheDir: settings.cacheDir,
+    logger,
+    signal: ctx.signal,
+    ...(target.kind === "gateway" && existsSync(pubkey) ? { pubkeyPath: pubkey } : {}),
+  });
+  const registry = createRegistryClient({
+    insecureRegistries: settings.insecureRegistries,
+    ...(settings.registryAuth ? { authFile: settings.registryAuth } : {}),
+    logger,
+  });
+  try {
+    info(logger, "sync.start", `syncing ${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl})`);
+    const reader = await publishTarget.openReader();
+    let planned;
+    try {
+      planned = await getSyncPlan(entries, { registry, reader, layout }, {
+        keepRemovedDays,
+        concurrency: settings.concurrency,
+        logger,
+        signal: ctx.signal,
+      });
+    } finally {
+      await reader.close();
+    }
+    const { plan, state, failures } = planned;
+    const s = plan.summary;
+    info(logger, "sync.plan", `plan: ${s.add} add, ${s.update} update, ${s.keep} keep, ${s.remove} remove, ${s.convert} to convert`, { ...s });
+    const result = await executePlan(plan, state, failures, {
+      registry,
+      target: publishTarget,
+      layout,
+      platform: settings.platform,
+      cacheDir: settings.cacheDir,
+      concurrency: settings.concurrency,
+      logger,
+      signal: ctx.signal,
+    });
+    ctx.stdout.write(`${summaryTable(result.rows)}\n`);
+    const revision = result.revision !== undefined ? `published revision ${result.revision}` : "nothing to publish";
+    ctx.stdout.write(`${revision}; ${result.failed} failed; ${formatDuration(Date.now() - started)}\n`);
+    return result.failed > 0 ? 1 : 0;
+  } finally {
+    await registry.close();
+    await publishTarget.close();
+  }
+}
+
+function summaryTable(rows: SyncRow[]): string {
+  return formatTable<SyncRow>(
+    [
+      { header: "image", value: (r) => r.image },
+      { header: "action", value: (r) => r.action },
+      { header: "digest", value: (r) => shortDigest(r.digest) },
+      { header: "files", value: (r) => (r.files === undefined ? "-" : String(r.files)), align: "right" },
+      { header: "size", value: (r) => formatBytes(r.bytes), align: "right" },
+      { header: "new bytes", value: (r) => formatBytes(r.newBytes), align: "right" },
+      { header: "time", value: (r) => (r.seconds === undefined ? "-" : formatDuration(r.seconds * 1000)), align: "right" },
+      { header: "result", value: (r) => (r.error ? `${r.result}: ${r.error}` : r.result) },
+    ],
+    rows,
+  );
+}

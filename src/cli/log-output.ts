@@ -1,0 +1,48 @@
+import type { Writable } from "node:stream";
+import type { LogEvent, Logger, LogLevel } from "../logger.js";
+
+/**
+ * How log events reach the user: readable lines (`--log-format text`, the default) or one JSON
+ * object per line (`--log-format json`), always on stderr so that stdout carries only a command's
+ * result (a plan, a summary table) and can be piped.
+ */
+
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Progress events are for the progress display; as text lines they would flood a CI log. */
+const CHATTY = new Set(["layer.progress", "blob.progress"]);
+
+export function textLogger(out: Writable, options: { minLevel?: LogLevel; write?: (line: string) => void } = {}): Logger {
+  const min = ORDER[options.minLevel ?? "info"];
+  const write = options.write ?? ((line: string) => void out.write(`${line}\n`));
+  return {
+    log(e: LogEvent) {
+      if (ORDER[e.level] < min || CHATTY.has(e.event)) return;
+      const prefix = e.level === "info" ? "" : `${e.level}: `;
+      write(`${prefix}${e.message}`);
+    },
+  };
+}
+
+export function jsonLogger(out: Writable, now: () => Date = () => new Date()): Logger {
+  return {
+    log(e: LogEvent) {
+      out.write(
+        `${JSON.stringify({ time: now().toISOString(), level: e.level, event: e.event, message: e.message, ...e.fields }, jsonSafe)}\n`,
+      );
+    },
+  };
+}
+
+/** Buffers and bigints are not JSON: show sizes and strings instead. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+/** Sends every event to each logger in turn. */
+export function teeLogger(...loggers: Logger[]): Logger {
+  return { log: (e) => loggers.forEach((l) => l.log(e)) };
+}

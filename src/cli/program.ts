@@ -1,0 +1,137 @@
+import { Command, Option } from "commander";
+import type { CommandContext } from "./context.js";
+
+/**
+ * The command-line surface, exactly as DESIGN.md's CLI contract: plan, convert, sync, serve,
+ * verify. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
+ * template passes settings as CI/CD variables. Commands are loaded lazily: `plan --offline` does
+ * not pay for SQLite or the registry client.
+ */
+
+/** `--keep-removed` → `CVMFS_IMAGE_SYNC_KEEP_REMOVED`. */
+export function envName(flag: string): string {
+  return `CVMFS_IMAGE_SYNC_${flag.replace(/^--/, "").replace(/-/g, "_").toUpperCase()}`;
+}
+
+function opt(flags: string, description: string, defaultValue?: string): Option {
+  const option = new Option(flags, description);
+  const long = option.long ?? flags;
+  option.env(envName(long));
+  if (defaultValue !== undefined) option.default(defaultValue);
+  return option;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function listOpt(flags: string, description: string): Option {
+  return opt(flags, description).argParser(collect);
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .addOption(opt("--repo <name>", "repository fqrn", "images.local"))
+    .addOption(opt("--keys-dir <dir>", "where <repo>.masterkey/.pub/.key/.crt live (created on first publish)", "./keys"))
+    .addOption(opt("--log-format <format>", "text or json (one JSON object per event, on stderr)", "text"))
+    .addOption(opt("--concurrency <n>", "images worked on at once", "4"))
+    .addOption(opt("--platform <os/arch[/variant]>", "platform to pick from multi-platform images", "linux/amd64"))
+    .addOption(opt("--registry-auth <file>", "docker config.json with registry credentials"))
+    .addOption(listOpt("--insecure-registry <host:port>", "speak plain HTTP to this registry (repeatable)"))
+    .addOption(opt("--cache-dir <dir>", "layer cache (default ~/.cache/cvmfs-image-sync)"))
+    .addOption(new Option("--quiet", "no progress display").env(envName("--quiet")));
+}
+
+function addTarget(cmd: Command, withGateway: boolean): Command {
+  cmd.addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"));
+  if (withGateway) {
+    cmd
+      .addOption(opt("--gateway <url>", "CVMFS repository gateway API URL, e.g. https://gw.example.org:4929/api/v1"))
+      .addOption(opt("--gateway-key <file>", "gateway key file: plain_text KEY_ID SECRET"));
+  }
+  return cmd.addOption(opt("--repo-url <url>", "stratum 0/1 URL to read the published state from"));
+}
+
+/** Builds the program; `run` receives the command name and its merged options. */
+export function buildProgram(ctx: CommandContext, run: (name: string, args: string[], options: Record<string, unknown>) => Promise<number>): Command {
+  const program = new Command("cvmfs-image-sync")
+    .description("Container images → Apptainer sandboxes in a CernVM-FS repository, without root.")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void ctx.stdout.write(s),
+      writeErr: (s) => void ctx.stderr.write(s),
+    })
+    .showHelpAfterError();
+
+  const action = (name: string) =>
+    async function (this: Command, ...args: unknown[]) {
+      const positional = args.slice(0, -2).filter((a): a is string => typeof a === "string");
+      ctx.exitCode = await run(name, positional, this.opts());
+    };
+
+  addCommon(
+    addTarget(
+      program
+        .command("plan")
+        .description("show what sync would do: add, update, keep or remove, per image")
+        .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
+        .addOption(opt("--base <git-rev>", "only what the wishlist change since this git revision brings"))
+        .addOption(opt("--format <format>", "table or json", "table"))
+        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "0"))
+        .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
+        .addOption(new Option("--offline", "check and normalise the wishlist without network").env(envName("--offline"))),
+      false,
+    ),
+  ).action(action("plan"));
+
+  addCommon(
+    program
+      .command("convert")
+      .description("pull one image and write it as an Apptainer sandbox directory")
+      .argument("<image>", "image reference, e.g. almalinux:9")
+      .requiredOption("--sandbox <dir>", "sandbox directory to create"),
+  ).action(action("convert"));
+
+  addCommon(
+    addTarget(
+      program
+        .command("sync")
+        .description("make the repository match the wishlist: convert, publish, re-tag, remove")
+        .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
+        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "0"))
+        .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg")),
+      true,
+    ),
+  ).action(action("sync"));
+
+  addCommon(
+    program
+      .command("serve")
+      .description("serve the local stratum 0 over HTTP, with a gateway API in front")
+      .addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"))
+      .addOption(opt("--host <address>", "address to listen on", "127.0.0.1"))
+      .addOption(opt("--port <n>", "port (0 picks a free one)", "4929"))
+      .addOption(opt("--gateway-key <file>", "gateway key file accepted by the dev gateway (created if missing)"))
+      .addOption(opt("--max-lease-time <seconds>", "lease lifetime", "7200")),
+  ).action(action("serve"));
+
+  addCommon(
+    program
+      .command("verify")
+      .description("check a repository: signatures, catalogs, every object")
+      .addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"))
+      .addOption(opt("--repo-url <url>", "stratum 0/1 URL to verify instead of a directory"))
+      .addOption(opt("--pubkey <file>", "master public key to check the whitelist with (default <keys-dir>/<repo>.pub)")),
+  ).action(action("verify"));
+
+  addCommon(
+    program
+      .command("mr-note")
+      .description("post the plan (plan --format json output) as a merge-request note, updating the earlier one")
+      .argument("<plan-json>", "file written by plan --format json")
+      .addOption(new Option("--gitlab-url <url>", "GitLab base URL").env("CI_SERVER_URL"))
+      .addOption(new Option("--project <id>", "project id or path").env("CI_PROJECT_ID"))
+      .addOption(new Option("--merge-request <iid>", "merge request iid").env("CI_MERGE_REQUEST_IID"))
+      .addOption(opt("--gitlab-token-file <file>", "file holding a token allowed to write notes (or GITLAB_TOKEN)")),
+  ).action(action("mr-note"));
+
+  return program;
+}

@@ -1,0 +1,49 @@
+import type { Logger } from "../logger.js";
+import { resolveCommonSettings, type CommonSettings, type RawCommonOptions } from "../config/settings.js";
+import type { CommandContext } from "./context.js";
+import { jsonLogger, textLogger } from "./log-output.js";
+import { ProgressDisplay } from "./progress.js";
+
+/** What every command module under ./commands exports. */
+export interface CommandModule {
+  run(input: CommandInput): Promise<number>;
+}
+
+export interface CommandInput {
+  args: string[];
+  /** The command's own options, raw from commander (strings, arrays, booleans). */
+  options: Record<string, unknown>;
+  settings: CommonSettings;
+  logger: Logger;
+  ctx: CommandContext;
+}
+
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  plan: () => import("./commands/plan.js"),
+  convert: () => import("./commands/convert.js"),
+  sync: () => import("./commands/sync.js"),
+  serve: () => import("./commands/serve.js"),
+  verify: () => import("./commands/verify.js"),
+  "mr-note": () => import("./commands/mr-note.js"),
+};
+
+/** Resolves settings, sets up the output the user asked for, runs the command. */
+export async function runCommand(
+  name: string,
+  args: string[],
+  options: Record<string, unknown>,
+  ctx: CommandContext,
+): Promise<number> {
+  const settings = resolveCommonSettings(options as RawCommonOptions, ctx.env);
+  const load = COMMANDS[name];
+  if (!load) throw new Error(`unknown command ${name}`);
+  const interactive = settings.logFormat === "text" && ctx.stderr.isTTY === true && options["quiet"] !== true && !ctx.env["CI"];
+  const progress = interactive ? new ProgressDisplay(ctx.stderr as NodeJS.WriteStream) : undefined;
+  const logger: Logger = progress ?? (settings.logFormat === "json" ? jsonLogger(ctx.stderr) : textLogger(ctx.stderr));
+  try {
+    const mod = await load();
+    return await mod.run({ args, options, settings, logger, ctx });
+  } finally {
+    progress?.stop();
+  }
+}

@@ -1,0 +1,209 @@
+import { Worker } from "node:worker_threads";
+import { AbortedError, InternalError, RepositoryError } from "../errors.js";
+import type { ObjectTarget, StoredObject } from "./compress-pool.js";
+import { COMPRESS_WORKER_SOURCE } from "./compress-worker-source.js";
+import type { HashAlgorithm, ObjectSuffix } from "./content.js";
+import { HASH_ALGORITHM_IDS, nodeHashName } from "./hash.js";
+
+/**
+ * One worker of the compress pool and the batch being filled for it: ops and content bytes are
+ * collected here and sent as one message (protocol in compress-worker-source.ts).
+ */
+
+/** What a lane needs to know of its pool. */
+export interface LaneOwner {
+  readonly busy: boolean;
+  readonly closed: boolean;
+  readonly maxBytesPerWorker: number;
+}
+
+interface Reply {
+  bytes: number;
+  slab: ArrayBuffer | null;
+  done: Array<[number, string, number, number]>;
+  failed: Array<[number, string]>;
+  dropped: number[];
+}
+
+export interface Pending {
+  resolve(o: StoredObject): void;
+  reject(e: Error): void;
+  algorithm: HashAlgorithm;
+  rootDir: string;
+  size: number;
+}
+
+const OPEN = 0;
+const DATA = 1;
+const END = 2;
+const DROP = 3;
+
+/** One worker and its current batch. */
+export class Lane {
+  worker: Worker;
+  /** Current batch: ops as 4 numbers each, content bytes in the slab. */
+  private ops = new Float64Array(1024);
+  private n = 0;
+  private slab: Uint8Array | null = null;
+  private used = 0;
+  /** Content bytes in the current batch, and sent but not yet acknowledged. */
+  queued = 0;
+  inFlight = 0;
+  private newTargets: Array<[number, string, string, string]> = [];
+  private readonly targets = new Map<string, number>();
+  private readonly spare: ArrayBuffer[] = [];
+  readonly pending = new Map<number, Pending>();
+  readonly dropping = new Map<number, () => void>();
+  waiters: Array<() => void> = [];
+  private scheduled = false;
+
+  constructor(private readonly pool: LaneOwner) {
+    this.worker = this.spawn();
+  }
+
+  get load(): number {
+    return this.queued + this.inFlight;
+  }
+
+  private spawn(): Worker {
+    // No inherited execArgv: loaders such as tsx or `--input-type` have nothing to do here.
+    const w = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, execArgv: [] });
+    w.on("message", (m: Reply) => this.onReply(m));
+    w.on("error", (err) => this.onDeath(w, err));
+    w.on("exit", (code) => this.onDeath(w, new InternalError(`compress worker exited with code ${code}`)));
+    if (!this.pool.busy) w.unref();
+    this.targets.clear();
+    return w;
+  }
+
+  private op(k: number, id: number, a: number, b: number): void {
+    if (this.n * 4 === this.ops.length) {
+      const grown = new Float64Array(this.ops.length * 2);
+      grown.set(this.ops);
+      this.ops = grown;
+    }
+    const i = this.n++ * 4;
+    this.ops[i] = k;
+    this.ops[i + 1] = id;
+    this.ops[i + 2] = a;
+    this.ops[i + 3] = b;
+  }
+
+  open(id: number, target: ObjectTarget): void {
+    const key = `${target.algorithm}:${target.rootDir}`;
+    let t = this.targets.get(key);
+    if (t === undefined) {
+      t = this.targets.size;
+      this.targets.set(key, t);
+      this.newTargets.push([t, target.rootDir, nodeHashName(target.algorithm), HASH_ALGORITHM_IDS[target.algorithm]]);
+    }
+    this.op(OPEN, id, t, 0);
+    this.schedule();
+  }
+
+  end(id: number, suffix: ObjectSuffix, pending: Pending): void {
+    this.pending.set(id, pending);
+    this.op(END, id, suffix === "" ? 0 : suffix.charCodeAt(0), 0);
+    this.schedule();
+  }
+
+  drop(id: number, done: () => void): void {
+    this.dropping.set(id, done);
+    this.op(DROP, id, 0, 0);
+    this.schedule();
+  }
+
+  /** Copy as much of `bytes[from..]` as fits into the current slab; returns the count copied. */
+  append(id: number, bytes: Uint8Array, from: number, batchBytes: number): number {
+    if (!this.slab) {
+      const buf = this.spare.pop();
+      this.slab = new Uint8Array(buf && buf.byteLength >= batchBytes ? buf : new ArrayBuffer(batchBytes));
+      this.used = 0;
+    }
+    const n = Math.min(bytes.length - from, this.slab.length - this.used);
+    this.slab.set(n === bytes.length ? bytes : bytes.subarray(from, from + n), this.used);
+    // Consecutive writes of one object extend its last data op.
+    const last = (this.n - 1) * 4;
+    if (this.n > 0 && this.ops[last] === DATA && this.ops[last + 1] === id && (this.ops[last + 2] as number) + (this.ops[last + 3] as number) === this.used) {
+      (this.ops[last + 3] as number) += n;
+    } else {
+      this.op(DATA, id, this.used, n);
+    }
+    this.used += n;
+    this.queued += n;
+    if (this.used === this.slab.length) this.flush();
+    else this.schedule();
+    return n;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  flush(): void {
+    if (this.n === 0) return;
+    const slab = this.slab ? (this.slab.buffer as ArrayBuffer) : null;
+    const ops = this.ops.buffer as ArrayBuffer;
+    const transfer = slab ? [ops, slab] : [ops];
+    this.worker.postMessage({ targets: this.newTargets, ops, n: this.n, slab }, transfer);
+    this.inFlight += this.queued;
+    this.queued = 0;
+    this.newTargets = [];
+    this.ops = new Float64Array(Math.max(1024, Math.min(this.n * 4, 1 << 16)));
+    this.n = 0;
+    this.slab = null;
+    this.used = 0;
+  }
+
+  private onReply(m: Reply): void {
+    this.inFlight -= m.bytes;
+    if (m.slab && this.spare.length < 16) this.spare.push(m.slab);
+    for (const [id, hex, storedSize, written] of m.done) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      this.pending.delete(id);
+      p.resolve({ hash: hex + HASH_ALGORITHM_IDS[p.algorithm], storedSize, size: p.size, written: written === 1 });
+    }
+    for (const [id, message] of m.failed) {
+      const p = this.pending.get(id);
+      if (!p) continue;
+      this.pending.delete(id);
+      p.reject(new RepositoryError(`store object under ${p.rootDir}: ${message}`));
+    }
+    for (const id of m.dropped) {
+      this.dropping.get(id)?.();
+      this.dropping.delete(id);
+    }
+    this.wake();
+  }
+
+  wake(): void {
+    if (this.waiters.length === 0 || this.load >= this.pool.maxBytesPerWorker) return;
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  private onDeath(w: Worker, err: Error): void {
+    if (w !== this.worker) return;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    this.n = 0;
+    this.newTargets = [];
+    this.slab = null;
+    this.used = 0;
+    this.queued = 0;
+    this.inFlight = 0;
+    const cause = this.pool.closed ? new AbortedError("compress pool closed", { cause: err }) : err;
+    for (const p of pending) p.reject(cause);
+    for (const d of this.dropping.values()) d();
+    this.dropping.clear();
+    if (!this.pool.closed) this.worker = this.spawn();
+    this.wake();
+  }
+}

@@ -1,0 +1,177 @@
+import type { Readable } from "node:stream";
+import { AbortedError, LayerError, ToolError } from "../errors.js";
+import { silentLogger, warn, type Logger } from "../logger.js";
+import type { ContentStore, FileContent } from "../cvmfs/content.js";
+import type { Layer } from "../registry/image.js";
+import type { LayerEntry } from "../tree/layer-entry.js";
+import type { NodeMeta } from "../tree/types.js";
+import { baseName, classifyName, cleanArchivePath } from "../tree/path-safety.js";
+import { readTar } from "./tar-reader.js";
+import type { TarHeader } from "./tar-header.js";
+import { uncompressedStream } from "./uncompressed-stream.js";
+import { isNondistributable } from "./layer-media-type.js";
+
+/** One layer, decoded: its entries in tar order, file bytes already in the content store. */
+export interface LayerResult {
+  /** The layer's (compressed) digest. */
+  digest: string;
+  entries: LayerEntry[];
+  /** Regular files and the bytes in them (uncompressed). */
+  files: number;
+  bytes: number;
+}
+
+export interface ProcessLayerOptions {
+  store: ContentStore;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** For messages: the image the layer belongs to. */
+  image?: string;
+  /** Called now and then with the tar bytes read so far. */
+  onProgress?: (tarBytes: number) => void;
+  /** Most file bodies handed to the store and not yet settled (default 128). */
+  maxPendingFiles?: number;
+  /** Most bytes in those pending files (default 64 MiB): bounds memory whatever the store buffers. */
+  maxPendingBytes?: number;
+}
+
+/**
+ * Stream one layer: fetch its blob, decompress (sniffed), read the tar and hand every regular
+ * file's body to `store.putFile` without waiting for it to settle (a bounded set of puts is in
+ * flight, so hashing and compression in the store's workers overlap with parsing). Resolves
+ * when every put has settled. Nothing is applied to any tree here: that is `applyLayer`, in
+ * layer order, over the returned entries. Entry names are kept as written; a layer whose bytes
+ * cannot be had (non-distributable) fails with a `LayerError` that says so.
+ */
+export async function processLayer(layer: Layer, options: ProcessLayerOptions): Promise<LayerResult> {
+  const { store, signal } = options;
+  const logger = options.logger ?? silentLogger;
+  const digest = layer.descriptor.digest;
+  const maxFiles = options.maxPendingFiles ?? 128;
+  const maxBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+
+  let compressed: Readable;
+  try {
+    signal?.throwIfAborted();
+    compressed = await layer.compressed(signal ? { signal } : {});
+  } catch (err) {
+    throw fetchError(layer, err);
+  }
+  const tarStream = uncompressedStream(compressed);
+  const onAbort = (): void => void tarStream.destroy(new AbortedError(`layer ${digest}: aborted`));
+  signal?.addEventListener("abort", onAbort, { once: true });
+
+  const entries: LayerEntry[] = [];
+  const pending = new Set<Promise<void>>();
+  let pendingBytes = 0;
+  let failure: unknown;
+  let files = 0;
+  let bytes = 0;
+  let tarBytes = 0;
+  let lastProgress = 0;
+
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of tarStream as AsyncIterable<Buffer>) {
+      tarBytes += chunk.length;
+      if (options.onProgress && tarBytes - lastProgress >= 8 << 20) {
+        lastProgress = tarBytes;
+        options.onProgress(tarBytes);
+      }
+      yield chunk;
+    }
+  }
+
+  try {
+    for await (const { header, body } of readTar(counted())) {
+      if (failure !== undefined) break;
+      const entry = toEntry(header);
+      if (entry === undefined) {
+        warn(logger, "layer.skip", `${options.image ?? "image"} layer ${digest}: entry "${header.name}" of tar type '${header.typeflag}' is not supported; skipped`, {
+          image: options.image,
+          layer: digest,
+          entry: header.name,
+          typeflag: header.typeflag,
+        });
+        continue;
+      }
+      entries.push(entry);
+      if (entry.kind !== "file") continue;
+      files++;
+      bytes += header.size;
+      while (pending.size > 0 && (pending.size >= maxFiles || pendingBytes + header.size > maxBytes)) {
+        await Promise.race(pending);
+      }
+      const size = header.size;
+      pendingBytes += size;
+      const put: Promise<void> = store.putFile(body()).then(
+        (content: FileContent) => {
+          entry.content = content;
+        },
+        (err: unknown) => {
+          failure ??= err;
+        },
+      );
+      const tracked = put.finally(() => {
+        pending.delete(tracked);
+        pendingBytes -= size;
+      });
+      pending.add(tracked);
+    }
+    await Promise.all(pending);
+    if (failure !== undefined) throw failure;
+  } catch (err) {
+    tarStream.destroy();
+    await Promise.allSettled(pending);
+    if (signal?.aborted) throw new AbortedError(`layer ${digest}: aborted`, { cause: err });
+    if (err instanceof ToolError) throw err;
+    throw new LayerError(`decode layer ${digest}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+  options.onProgress?.(tarBytes);
+  return { digest, entries, files, bytes };
+}
+
+function fetchError(layer: Layer, err: unknown): unknown {
+  if (err instanceof AbortedError) return err;
+  const d = layer.descriptor;
+  if (!isNondistributable(d.mediaType)) return err;
+  const where = d.urls?.length ? `its URLs (${d.urls.join(", ")}) or the registry` : "the registry (the manifest lists no URLs)";
+  return new LayerError(
+    `non-distributable layer ${d.digest} (${d.mediaType}) could not be fetched from ${where}: ` +
+      `${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
+}
+
+function metaOf(h: TarHeader): NodeMeta {
+  const meta: NodeMeta = { mode: h.mode & 0o7777, uid: h.uid, gid: h.gid, mtime: h.mtime, mtimeNs: h.mtimeNs };
+  if (h.xattrs) meta.xattrs = h.xattrs;
+  return meta;
+}
+
+/** The layer entry a tar header describes, or undefined for tar types a layer cannot use. */
+function toEntry(h: TarHeader): (LayerEntry & { content?: FileContent }) | undefined {
+  const name = h.name;
+  if (classifyName(baseName(cleanArchivePath(name))).kind !== "plain") return { kind: "whiteout", name };
+  switch (h.typeflag) {
+    case "0":
+    case "7":
+      // `content` is filled in when the store has the bytes.
+      return { kind: "file", name, meta: metaOf(h), content: { size: h.size, hash: null } };
+    case "1":
+      return { kind: "hardlink", name, target: h.linkname };
+    case "2":
+      return { kind: "symlink", name, meta: metaOf(h), target: h.linkname };
+    case "3":
+      return { kind: "char", name, meta: metaOf(h), devMajor: h.devMajor, devMinor: h.devMinor };
+    case "4":
+      return { kind: "block", name, meta: metaOf(h), devMajor: h.devMajor, devMinor: h.devMinor };
+    case "5":
+      return { kind: "dir", name, meta: metaOf(h) };
+    case "6":
+      return { kind: "fifo", name, meta: metaOf(h), devMajor: 0, devMinor: 0 };
+    default:
+      return undefined;
+  }
+}

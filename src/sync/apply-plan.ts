@@ -1,0 +1,103 @@
+import { Readable } from "node:stream";
+import type { ContentStore } from "../cvmfs/content.js";
+import type { CatalogEditor } from "../cvmfs/catalog-editor.js";
+import { linkTarget, type RepositoryLayout } from "./layout.js";
+import type { Plan, PlannedTag } from "./plan.js";
+import { emptyRemovalSchedule, formatRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
+
+/** What one run decided for each public name, after conversions ran. */
+export interface TagEdit {
+  tag: PlannedTag;
+  /** The image directory the name points at after this run (undefined: removed, or left as it was). */
+  imageDir?: string;
+  /** Whether the repository changes for this name. */
+  changed: boolean;
+  /** Why a wanted change was not made (its conversion failed): the old link stays. */
+  skipped?: string;
+}
+
+/**
+ * Pure: fixes the target of every name now that conversions told the config digests.
+ * A name whose conversion failed keeps what it had; `keep` changes nothing.
+ */
+export function assembleTagEdits(plan: Plan, dirOfManifest: ReadonlyMap<string, string>, failedManifests: ReadonlyMap<string, string>): TagEdit[] {
+  return plan.tags.map((tag) => {
+    if (tag.action === "keep") return { tag, imageDir: tag.imageDir, changed: false };
+    if (tag.action === "remove") return { tag, changed: true };
+    const failure = tag.manifestDigest ? failedManifests.get(tag.manifestDigest) : undefined;
+    const imageDir = tag.imageDir ?? (tag.manifestDigest ? dirOfManifest.get(tag.manifestDigest) : undefined);
+    if (failure !== undefined || imageDir === undefined) {
+      return { tag, imageDir: tag.previousImageDir, changed: false, skipped: failure ?? "image directory unknown" };
+    }
+    return { tag, imageDir, changed: imageDir !== tag.previousImageDir || tag.action === "add" };
+  });
+}
+
+/** Image directories the plan deletes now, minus any that a name whose update failed still points at. */
+export function dueRemovals(plan: Plan, edits: readonly TagEdit[]): string[] {
+  const stillPointedAt = new Set(edits.filter((e) => e.skipped !== undefined && e.imageDir).map((e) => e.imageDir!));
+  return plan.imageRemovals.filter((r) => r.due && !stillPointedAt.has(r.imageDir)).map((r) => r.imageDir);
+}
+
+/** The public paths and image directories an edit touches: for choosing a lease. */
+export function touchedPaths(edits: readonly TagEdit[], removals: readonly string[], schedulePath: string | undefined): string[] {
+  const paths = edits.filter((e) => e.changed).map((e) => e.tag.publicPath);
+  return [...paths, ...removals, ...(schedulePath ? [schedulePath] : [])];
+}
+
+/**
+ * Applies tag edits, image removals and the removal schedule to a catalog editor opened on the
+ * published root (local stratum 0 or a gateway lease). Empty parent directories of removed names
+ * go too, so a namespace whose last tag left does not linger. Returns whether anything changed.
+ */
+export async function applyTagEdits(
+  editor: CatalogEditor,
+  edits: readonly TagEdit[],
+  removals: readonly string[],
+  schedule: { layout: RepositoryLayout; next: RemovalSchedule; previous: RemovalSchedule; store: ContentStore; mtime: number },
+): Promise<boolean> {
+  let changed = false;
+  for (const edit of edits) {
+    if (!edit.changed) continue;
+    const path = edit.tag.publicPath;
+    if (edit.tag.action === "remove") {
+      if (await editor.remove(path)) {
+        changed = true;
+        await removeEmptyParents(editor, path, schedule.layout.imagesRoot);
+      }
+      continue;
+    }
+    await editor.putSymlink(path, linkTarget(path, edit.imageDir!));
+    changed = true;
+  }
+  for (const dir of removals) {
+    if (await editor.remove(dir)) {
+      changed = true;
+      await removeEmptyParents(editor, dir, schedule.layout.imagesRoot);
+    }
+  }
+  if (JSON.stringify(schedule.next) !== JSON.stringify(schedule.previous)) {
+    const empty = JSON.stringify(schedule.next) === JSON.stringify(emptyRemovalSchedule());
+    if (empty) {
+      changed = (await editor.remove(schedule.layout.removalSchedulePath)) || changed;
+    } else {
+      const bytes = formatRemovalSchedule(schedule.next);
+      const content = await schedule.store.putFile(Readable.from([bytes]));
+      await editor.putFile(schedule.layout.removalSchedulePath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Removes `path`'s ancestors while they are empty, stopping at the root and at `keep`. */
+async function removeEmptyParents(editor: CatalogEditor, path: string, keep: string): Promise<void> {
+  let dir = path.slice(0, path.lastIndexOf("/"));
+  while (dir !== "" && dir !== keep) {
+    const entry = await editor.lookup(dir);
+    if (!entry || entry.kind !== "dir" || entry.isMountpoint) return;
+    if ((await editor.list(dir)).length > 0) return;
+    await editor.remove(dir);
+    dir = dir.slice(0, dir.lastIndexOf("/"));
+  }
+}

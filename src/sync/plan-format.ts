@@ -1,0 +1,98 @@
+import type { Plan, PlannedTag } from "./plan.js";
+
+/** Version of the JSON form, for consumers (merge-request notes, scripts). */
+export const PLAN_JSON_VERSION = 1;
+
+/**
+ * The plan as plain JSON (what `plan --format json` prints and a merge-request note embeds):
+ * `{ version, layout, summary, tags[], conversions[], imageRemovals[] }`, every field a string,
+ * number, boolean or array; optional fields are left out rather than null. The removal schedule
+ * is the executor's business and not part of it.
+ */
+export function planToJson(plan: Plan): Record<string, unknown> {
+  return {
+    version: PLAN_JSON_VERSION,
+    layout: plan.layout,
+    summary: { ...plan.summary },
+    tags: plan.tags.map((t) => ({ ...t })),
+    conversions: plan.conversions.map((c) => ({ ...c, references: [...c.references], publicPaths: [...c.publicPaths] })),
+    imageRemovals: plan.imageRemovals.map((r) => ({ ...r, lastNames: [...r.lastNames] })),
+  };
+}
+
+/**
+ * The plan as a fixed-width text table, one row per public name, then the images left without a
+ * name, then one summary line. Digests are shortened to 12 hex characters; sizes come from the
+ * published metadata and are blank when unknown (not yet converted).
+ */
+export function formatPlanTable(plan: Plan): string {
+  const header = ["ACTION", "PUBLIC NAME", "REFERENCE", "MANIFEST", "IMAGE", "SIZE", "SOURCE"];
+  const rows = plan.tags.map((t) => [
+    t.action + (t.retained ? " (retained)" : ""),
+    t.publicPath,
+    t.reference ?? "",
+    shortDigest(t.action === "remove" ? t.previousManifestDigest : t.manifestDigest),
+    imageColumn(t),
+    t.bytes !== undefined ? humanBytes(t.bytes) : "",
+    t.file !== undefined ? `${t.file}:${t.line ?? 0}` : "",
+  ]);
+  const lines = rows.length > 0 ? table([header, ...rows]) : ["(no public names)"];
+  if (plan.imageRemovals.length > 0) {
+    lines.push("", "Images without a name:");
+    const removal = plan.imageRemovals.map((r) => [
+      r.due ? "remove now" : `keep until ${r.removeAfter ?? "?"}`,
+      r.imageDir,
+      r.bytes !== undefined ? humanBytes(r.bytes) : "",
+      r.lastNames.length > 0 ? `was ${r.lastNames.join(", ")}` : "",
+    ]);
+    lines.push(...table(removal).map((l) => `  ${l}`));
+  }
+  const s = plan.summary;
+  lines.push(
+    "",
+    `${s.add} to add, ${s.update} to update, ${s.keep} to keep, ${s.remove} to remove; ` +
+      `${s.convert} image(s) to convert; ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+function imageColumn(t: PlannedTag): string {
+  if (t.action === "remove") return "";
+  if (t.convert) return t.imageDir ? `convert → ${shortDir(t.imageDir)}` : "convert";
+  return t.imageDir ? shortDir(t.imageDir) : "";
+}
+
+function shortDigest(digest: string | undefined): string {
+  if (digest === undefined) return "";
+  const colon = digest.indexOf(":");
+  return `${digest.slice(0, colon + 1)}${digest.slice(colon + 1, colon + 13)}`;
+}
+
+function shortDir(dir: string): string {
+  const parts = dir.split("/");
+  const last = parts.pop() ?? "";
+  return `${parts.join("/")}/${last.slice(0, 10)}…`;
+}
+
+/** `1536` → `1.5 KiB`. */
+export function humanBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd(),
+  );
+}

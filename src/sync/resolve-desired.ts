@@ -1,0 +1,93 @@
+import pLimit from "p-limit";
+import { errorCode } from "../errors.js";
+import { info, warn, type Logger } from "../logger.js";
+import type { RegistryClient } from "../registry/registry-client.js";
+import { expandWishlist } from "../wishlist/expand-wishlist.js";
+import type { WishlistEntry } from "../wishlist/entry.js";
+import { formatImageReference, type ImageReference } from "../wishlist/reference.js";
+import type { RepositoryLayout } from "./layout.js";
+import type { DesiredImage } from "./plan.js";
+
+/** A wishlist line (or one tag of a pattern line) that could not be resolved this run. */
+export interface ResolveFailure {
+  entry: WishlistEntry;
+  reference: string;
+  code: string;
+  message: string;
+}
+
+export interface ResolvedWishlist {
+  desired: DesiredImage[];
+  failures: ResolveFailure[];
+  /**
+   * Public-name prefixes to leave untouched this run: names of references whose resolution failed
+   * (an exact path) and, for a pattern whose tag list failed, every name of that repository
+   * (path up to and including the colon). A registry hiccup must never unpublish an image.
+   */
+  retainPrefixes: string[];
+}
+
+/**
+ * Expands tag patterns through the registry's tag lists and resolves every concrete reference to
+ * its manifest digest with one HEAD each, `concurrency` at a time. Failures are collected, not
+ * thrown: one bad image must not stop the others.
+ */
+export async function resolveDesired(
+  entries: readonly WishlistEntry[],
+  registry: RegistryClient,
+  layout: RepositoryLayout,
+  options: { concurrency: number; logger: Logger; signal?: AbortSignal },
+): Promise<ResolvedWishlist> {
+  const { logger } = options;
+  const failures: ResolveFailure[] = [];
+  const retainPrefixes: string[] = [];
+  const failedRepos = new Set<string>();
+  const expanded = await expandWishlist(
+    entries,
+    async (repo: ImageReference) => {
+      try {
+        return await registry.listTags(repo, { signal: options.signal });
+      } catch (err) {
+        const key = `${repo.registry}/${repo.repository}`;
+        failedRepos.add(key);
+        const probe = layout.publicPath({ ...repo, tag: "x" });
+        retainPrefixes.push(probe.slice(0, -1));
+        for (const entry of entries.filter((e) => e.tagPattern !== undefined && `${e.ref.registry}/${e.ref.repository}` === key)) {
+          failures.push(failureOf(entry, formatImageReference(entry.ref), err));
+        }
+        warn(logger, "wishlist.tags-failed", `cannot list the tags of ${key}: ${(err as Error).message}`, { repository: key });
+        return [];
+      }
+    },
+    { logger },
+  );
+  const limit = pLimit(options.concurrency);
+  const desired: DesiredImage[] = [];
+  await Promise.all(
+    expanded.map(({ entry, ref }) =>
+      limit(async () => {
+        const name = formatImageReference(ref);
+        try {
+          const resolved = await registry.resolve(ref, { signal: options.signal });
+          desired.push({ entry, ref, manifestDigest: resolved.digest });
+          info(logger, "image.resolved", `${name} → ${resolved.digest}`, { image: name, manifestDigest: resolved.digest });
+        } catch (err) {
+          failures.push(failureOf(entry, name, err));
+          retainPrefixes.push(layout.publicPath(ref));
+          warn(logger, "image.resolve-failed", `${entry.file}:${entry.line}: ${name}: ${(err as Error).message}`, {
+            image: name,
+            code: errorCode(err),
+          });
+        }
+      }),
+    ),
+  );
+  // Keep the wishlist's order for stable plans and summaries.
+  const order = new Map(expanded.map((e, i) => [`${formatImageReference(e.ref)}`, i]));
+  desired.sort((a, b) => (order.get(formatImageReference(a.ref)) ?? 0) - (order.get(formatImageReference(b.ref)) ?? 0));
+  return { desired, failures, retainPrefixes };
+}
+
+function failureOf(entry: WishlistEntry, reference: string, err: unknown): ResolveFailure {
+  return { entry, reference, code: errorCode(err), message: err instanceof Error ? err.message : String(err) };
+}

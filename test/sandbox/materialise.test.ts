@@ -1,0 +1,153 @@
+import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { ConfigError } from "../../src/errors.js";
+import { memoryLogger } from "../../src/logger.js";
+import { convertImage } from "../../src/sandbox/convert-image.js";
+import { materialiseTree } from "../../src/sandbox/materialise.js";
+import { readSidecar, sidecarPath } from "../../src/sandbox/sidecar.js";
+import { buildLayer } from "../support/layer-builder.js";
+import { memoryImage } from "../support/oci-layout.js";
+import { testdir, type Testdir } from "../support/testdir.js";
+
+let dir: Testdir;
+let store: LocalContentStore;
+beforeAll(async () => {
+  dir = await testdir();
+  store = await LocalContentStore.create(dir.join("store"));
+});
+afterAll(async () => {
+  // The sandbox must be removable by the runner (directories u+rwx).
+  await dir.cleanup();
+});
+
+/** Everything under `root` as `relative path → kind:content`, for before/after comparisons. */
+async function snapshot(root: string, rel = ""): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(join(root, rel))).sort()) {
+    const p = join(rel, name);
+    const st = await lstat(join(root, p));
+    if (st.isDirectory()) Object.assign(out, { [p]: `dir:${(st.mode & 0o7777).toString(8)}` }, await snapshot(root, p));
+    else if (st.isSymbolicLink()) out[p] = `link:${await readlink(join(root, p))}`;
+    else out[p] = `file:${(st.mode & 0o7777).toString(8)}:${await readFile(join(root, p), "utf8")}`;
+  }
+  return out;
+}
+
+async function hostileWorkspace(name: string): Promise<{ work: string; sandbox: string; canary: string; before: Record<string, string> }> {
+  const work = dir.join(name);
+  const canary = join(work, "canary");
+  await mkdir(join(canary, "sub"), { recursive: true });
+  await writeFile(join(canary, "file"), "canary");
+  await writeFile(join(canary, "sub", "deep"), "deep canary");
+  return { work, sandbox: join(work, "sandbox"), canary, before: await snapshot(work) };
+}
+
+describe("materialiseTree", () => {
+  it("writes hostile layers inside DIR only, with real metadata in the sidecar", async () => {
+    const { work, sandbox, canary, before } = await hostileWorkspace("hostile");
+    const l0 = await buildLayer([
+      { type: "dir", path: "etc" },
+      { type: "file", path: "etc/passwd", content: "root:x:0:0\n", uid: 0 },
+      { type: "symlink", path: "a", target: "/etc" },
+      { type: "symlink", path: "up", target: "../../.." },
+      { type: "symlink", path: "canlink", target: "../canary" },
+      { type: "symlink", path: "abscanary", target: `${canary}/file` },
+      { type: "file", path: "../../canary/pwned", content: "climb" },
+      { type: "file", path: `${canary}/abs-pwned`, content: "abs" },
+      { type: "hardlink", path: "outside-link", target: "../../../canary/file" },
+    ]);
+    const l1 = await buildLayer([
+      { type: "file", path: "a/x", content: "via a" },
+      { type: "file", path: "up/y", content: "via up" },
+      { type: "file", path: "canlink/z", content: "via canlink" },
+      { type: "file", path: "abscanary", content: "replaces the link" },
+      { type: "dir", path: "ro", mode: 0o555, uid: 1000, gid: 1000 },
+      { type: "file", path: "ro/f", content: "read-only", mode: 0o444, uid: 1000, gid: 1000 },
+      { type: "file", path: "usr/bin/su", content: "su", mode: 0o4755 },
+      { type: "dir", path: "tmp", mode: 0o1777 },
+      { type: "char", path: "dev/null", mode: 0o666, devMajor: 1, devMinor: 3 },
+      { type: "fifo", path: "run/initctl", mode: 0o600 },
+      { type: "file", path: "cap", content: "c", pax: { "SCHILY.xattr.user.k": "v" } },
+    ]);
+    const l2 = await buildLayer([
+      { type: "hardlink", path: "passwd-hard", target: "../../etc/passwd" },
+      { type: "file", path: "../canary/file", content: "overwrite?" },
+    ]);
+    const logger = memoryLogger();
+    const { tree } = await convertImage(memoryImage([l0, l1, l2], { reference: "localhost:5000/evil/image:1" }), {
+      store,
+      cacheDir: false,
+      logger,
+      apptainer: false,
+    });
+    const warned = logger.events.filter((e) => e.event === "tree.unsafe").map((e) => e.fields?.entry);
+    expect(warned).toEqual(
+      expect.arrayContaining(["../../canary/pwned", `${canary}/abs-pwned`, "outside-link", "a/x", "up/y", "canlink/z", "passwd-hard", "../canary/file"]),
+    );
+    const stats = await materialiseTree(tree, sandbox, { store, image: "localhost:5000/evil/image:1" });
+
+    // Nothing outside DIR changed; only DIR and its sidecar appeared beside the canary.
+    expect(await snapshot(canary)).toEqual(Object.fromEntries(Object.entries(before).filter(([k]) => k.startsWith("canary/")).map(([k, v]) => [k.slice(7), v])));
+    expect((await readdir(work)).sort()).toEqual(["canary", "sandbox", "sandbox.meta.json"]);
+
+    const inside = await snapshot(sandbox);
+    expect(inside).toMatchObject({
+      a: "link:/etc",
+      up: "link:../../..",
+      canlink: "link:../canary",
+      "etc/x": "file:644:via a",
+      y: "file:644:via up",
+      "canary/z": "file:644:via canlink",
+      "canary/pwned": "file:644:climb",
+      "canary/file": "file:644:overwrite?",
+      [`${canary.slice(1)}/abs-pwned`]: "file:644:abs",
+      abscanary: "file:644:replaces the link",
+      ro: "dir:755",
+      "ro/f": "file:644:read-only",
+      "usr/bin/su": "file:4755:su",
+      tmp: "dir:1777",
+      "passwd-hard": "file:644:root:x:0:0\n",
+    });
+    expect(inside["outside-link"]).toBeUndefined();
+    expect(inside["dev/null"]).toBeUndefined();
+    expect(inside["run/initctl"]).toBeUndefined();
+    const [p1, p2] = await Promise.all([stat(join(sandbox, "etc/passwd")), stat(join(sandbox, "passwd-hard"))]);
+    expect(p1.ino).toBe(p2.ino);
+    expect(p1.nlink).toBe(2);
+    expect(stats).toMatchObject({ hardlinks: 1, specials: 2 });
+
+    const sidecar = await readSidecar(sidecarPath(sandbox));
+    const byPath = Object.fromEntries(sidecar.entries.map((e) => [e.path, e]));
+    expect(sidecar.image).toBe("localhost:5000/evil/image:1");
+    expect(byPath["/ro"]).toMatchObject({ type: "dir", mode: 0o555, uid: 1000, gid: 1000, onDisk: true });
+    expect(byPath["/ro/f"]).toMatchObject({ type: "file", mode: 0o444, uid: 1000 });
+    expect(byPath["/dev/null"]).toMatchObject({ type: "char", mode: 0o666, devMajor: 1, devMinor: 3, onDisk: false });
+    expect(byPath["/run/initctl"]).toMatchObject({ type: "fifo", onDisk: false });
+    expect(byPath["/cap"]!.xattrs).toEqual({ "user.k": Buffer.from("v").toString("base64") });
+    expect(byPath["/etc/passwd"]!.inode).toBe(byPath["/passwd-hard"]!.inode);
+    expect((await stat(join(sandbox, "ro/f"))).mtimeMs).toBe(1_700_000_000_000);
+
+    // The runner can remove what it made.
+    await rm(sandbox, { recursive: true });
+  });
+
+  it("refuses a DIR that is not empty or is a symlink, and writes nothing", async () => {
+    const work = dir.join("busy");
+    await mkdir(join(work, "sandbox"), { recursive: true });
+    await writeFile(join(work, "sandbox", "x"), "x");
+    const { tree } = await convertImage(memoryImage([await buildLayer([{ type: "file", path: "f", content: "f" }])]), {
+      store,
+      cacheDir: false,
+      logger: memoryLogger(),
+      apptainer: false,
+    });
+    await expect(materialiseTree(tree, join(work, "sandbox"), { store })).rejects.toThrow(ConfigError);
+    const { symlink } = await import("node:fs/promises");
+    await mkdir(join(work, "target"));
+    await symlink(join(work, "target"), join(work, "link"));
+    await expect(materialiseTree(tree, join(work, "link"), { store })).rejects.toThrow(/not a directory/);
+    expect(await readdir(join(work, "target"))).toEqual([]);
+  });
+});
