@@ -1,0 +1,189 @@
+/**
+ * The CLI contract as users and the CI template call it: exit codes, environment variables,
+ * `plan --offline`, `convert` with a progress display / JSON events / summary, `serve`, `verify`.
+ */
+import { lstat, readFile, readlink, writeFile, readdir, open } from "node:fs/promises";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.js";
+import { pushImage } from "../support/image-builder.js";
+import { buildLayer, type TestEntry } from "../support/layer-builder.js";
+import { startRegistry, type TestRegistry } from "../support/registry.js";
+import { runCli } from "../support/run-cli.js";
+import { testdir, type Testdir } from "../support/testdir.js";
+
+let dir: Testdir;
+let registry: TestRegistry;
+
+beforeAll(async () => {
+  dir = await testdir();
+  registry = await startRegistry("anonymous");
+});
+afterAll(async () => {
+  await registry?.stop();
+  await dir?.cleanup();
+});
+
+describe("plan --offline", () => {
+  it("normalises every line and prints JSON rows with file and line", async () => {
+    const file = dir.join("ok.txt");
+    await writeFile(file, "# comment\ncentos:7   # trailing comment\n\nghcr.io/org/img:v1.*\nquay.io/a/b@sha256:" + "c".repeat(64) + "\ncentos:7\n");
+    const run = await runCli(["plan", "--offline", "--format", "json", "--wishlist", file]);
+    expect(run.code).toBe(0);
+    const rows = JSON.parse(run.stdout) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => [r["line"], r["reference"]])).toEqual([
+      [2, "docker.io/library/centos:7"],
+      [4, "ghcr.io/org/img:v1.*"],
+      [5, `quay.io/a/b@sha256:${"c".repeat(64)}`],
+      [6, "docker.io/library/centos:7"],
+    ]);
+    expect(rows[3]!["duplicateOf"]).toBe(`${file}:2`);
+    expect(rows[1]!["pattern"]).toBe("v1.*");
+  });
+
+  it("fails with exit 2 and names file:line of every bad line", async () => {
+    const file = dir.join("bad.txt");
+    await writeFile(file, "ok:1\nBad:1\nalso ok\nx@sha256:12\n");
+    const run = await runCli(["plan", "--offline", "--wishlist", file]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${file}:2:`);
+    expect(run.stderr).toContain(`${file}:3:`);
+    expect(run.stderr).toContain(`${file}:4:`);
+    expect(run.stderr).toContain("E_WISHLIST");
+  });
+
+  it("reads flags from CVMFS_IMAGE_SYNC_* variables", async () => {
+    const file = dir.join("env.txt");
+    await writeFile(file, "alpine:3.20\n");
+    process.env["CVMFS_IMAGE_SYNC_WISHLIST"] = file;
+    process.env["CVMFS_IMAGE_SYNC_FORMAT"] = "json";
+    try {
+      const run = await runCli(["plan", "--offline"]);
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)[0].reference).toBe("docker.io/library/alpine:3.20");
+    } finally {
+      delete process.env["CVMFS_IMAGE_SYNC_WISHLIST"];
+      delete process.env["CVMFS_IMAGE_SYNC_FORMAT"];
+    }
+  });
+});
+
+describe("bad input and configuration exit 2", () => {
+  it.each([
+    [["nonsense"]],
+    [["sync", "--no-such-flag"]],
+    [["sync", "--repo", "Not_A_Repo", "--wishlist", "/dev/null"]],
+    [["sync", "--concurrency", "0", "--wishlist", "/dev/null"]],
+    [["sync", "--gateway", "http://127.0.0.1:1/api/v1", "--wishlist", "/dev/null"]],
+    [["convert", "Bad:Ref", "--sandbox", "/tmp/x"]],
+    [["plan", "--offline", "--platform", "linux"]],
+  ])("%j", async (args) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+  });
+});
+
+describe("convert", () => {
+  let reference = "";
+
+  beforeAll(async () => {
+    // 20,000 files over three layers, with a whiteout and a setuid file.
+    const layerOf = (from: number, to: number): TestEntry[] => {
+      const entries: TestEntry[] = [];
+      for (let d = from; d < to; d += 500) {
+        entries.push({ type: "dir", path: `data/d${d}` });
+        for (let i = d; i < Math.min(d + 500, to); i++) entries.push({ type: "file", path: `data/d${d}/f${i}`, content: `file ${i}\n` });
+      }
+      return entries;
+    };
+    const layers = [
+      await buildLayer([...layerOf(0, 8000), { type: "file", path: "usr/bin/su", content: "su", mode: 0o4755 }]),
+      await buildLayer(layerOf(8000, 14000), { compression: "zstd" }),
+      await buildLayer([...layerOf(14000, 20000), { type: "whiteout", path: "data/d0/f0" }, { type: "file", path: "data/d0/f0b", content: "x" }]),
+    ];
+    reference = (await pushImage(registry, "cli/many:1", { layers, config: { Entrypoint: ["/bin/echo"], Cmd: ["hi there"] } })).reference;
+  });
+
+  it("writes the sandbox and its sidecar, with JSON events and a summary", async () => {
+    const sandbox = dir.join("sandbox-json");
+    const run = await runCli(["convert", reference, "--sandbox", sandbox, "--insecure-registry", registry.host, "--cache-dir", dir.join("cache-json"), "--log-format", "json"]);
+    expect(run.stderr).not.toContain('"level":"error"');
+    expect(run.code).toBe(0);
+    const events = run.events();
+    expect(events.every((e) => typeof e["time"] === "string" && typeof e["event"] === "string")).toBe(true);
+    expect(events.filter((e) => e["event"] === "layer.done")).toHaveLength(3);
+    expect(events.some((e) => e["event"] === "image.done")).toBe(true);
+    expect(run.stdout).toMatch(/files/);
+    expect(run.stdout).toMatch(/3 \(0 cached\)/);
+    expect(await readFile(`${sandbox}/data/d500/f999`, "utf8")).toBe("file 999\n");
+    await expect(lstat(`${sandbox}/data/d0/f0`)).rejects.toThrow();
+    expect((await readdir(`${sandbox}/data`)).length).toBe(40);
+    expect(await readlink(`${sandbox}/.exec`)).toBe(".singularity.d/actions/exec");
+    expect(await readFile(`${sandbox}/.singularity.d/runscript`, "utf8")).toContain("/bin/echo");
+    const sidecar = JSON.parse(await readFile(`${sandbox}.meta.json`, "utf8")) as Record<string, unknown>;
+    expect(JSON.stringify(sidecar)).toContain("/usr/bin/su");
+  });
+
+  it("shows a progress display on a terminal and a summary table", async () => {
+    const out = new PassThrough();
+    const err = Object.assign(new PassThrough(), { isTTY: true, columns: 120 });
+    let stdout = "";
+    let stderr = "";
+    out.on("data", (d: Buffer) => (stdout += d.toString()));
+    err.on("data", (d: Buffer) => (stderr += d.toString()));
+    const env = { ...process.env };
+    delete env["CI"];
+    const code = await main(
+      ["convert", reference, "--sandbox", dir.join("sandbox-tty"), "--insecure-registry", registry.host, "--cache-dir", dir.join("cache-json")],
+      { stdout: out, stderr: err, env, signal: new AbortController().signal },
+    );
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/\d+% \| .*cli\/many:1 \| (layers|done)/);
+    expect(stdout).toMatch(/image\s+manifest\s+layers\s+files\s+bytes\s+time\s+sandbox/);
+    expect(stdout).toMatch(/3 \(3 cached\)/);
+  });
+});
+
+describe("serve and verify", () => {
+  it("serve prints its URLs, answers for the repository, and stops on abort; verify catches a flipped byte", async () => {
+    const s0 = dir.join("served");
+    const keys = dir.join("served-keys");
+    const out = new PassThrough();
+    let stdout = "";
+    out.on("data", (d: Buffer) => (stdout += d.toString()));
+    const controller = new AbortController();
+    const serving = main(["serve", "--port", "0", "--stratum0", s0, "--keys-dir", keys, "--repo", "served.test"], {
+      stdout: out,
+      stderr: new PassThrough(),
+      env: process.env,
+      signal: controller.signal,
+    });
+    for (let i = 0; i < 100 && !stdout.includes("serving"); i++) await new Promise((r) => setTimeout(r, 50));
+    const match = /^serving (http:\/\/127\.0\.0\.1:(\d+)\/cvmfs\/served\.test) gateway (http:\/\/127\.0\.0\.1:\d+\/api\/v1)$/m.exec(stdout);
+    expect(match).not.toBeNull();
+    const published = await fetch(`${match![1]}/.cvmfspublished`);
+    expect(published.status).toBe(200);
+    expect((await published.text()).split("\n")).toContain("Nserved.test");
+    const api = await fetch(match![3]!);
+    expect(await api.text()).toContain("welcome");
+
+    const ok = await runCli(["verify", "--repo-url", match![1]!, "--repo", "served.test", "--pubkey", `${keys}/served.test.pub`]);
+    expect(ok.code).toBe(0);
+    controller.abort();
+    expect(await serving).toBe(0);
+
+    // Flip one byte of the root catalog object: verify names it and exits 1.
+    const manifest = await readFile(`${s0}/.cvmfspublished`, "utf8");
+    const root = /^C([0-9a-f]+)$/m.exec(manifest)![1]!;
+    const file = `${s0}/data/${root.slice(0, 2)}/${root.slice(2)}C`;
+    const handle = await open(file, "r+");
+    const byte = Buffer.alloc(1);
+    await handle.read(byte, 0, 1, 10);
+    byte[0] = byte[0]! ^ 0xff;
+    await handle.write(byte, 0, 1, 10);
+    await handle.close();
+    const bad = await runCli(["verify", "--stratum0", s0, "--repo", "served.test", "--keys-dir", keys]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr + bad.stdout).toContain(root);
+  });
+});
