@@ -8,8 +8,10 @@ import { createWriteStream } from "node:fs";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip, constants as zlibConstants } from "node:zlib";
-import tar from "tar-stream";
-import { Compressor } from "zstd-napi";
+import tar, { type Header } from "tar-stream";
+
+type Headers = Partial<Header> & { name: string };
+import { CompressStream } from "zstd-napi";
 import { MediaTypes } from "../../src/registry/image.js";
 
 /** Deterministic generated content, for files too big to spell out. */
@@ -141,7 +143,7 @@ function padded(data: Buffer): Buffer {
   return Buffer.concat([data, Buffer.alloc(pad)]);
 }
 
-const TYPE: Record<TestEntry["type"], tar.Headers["type"]> = {
+const TYPE: Record<TestEntry["type"], Header["type"]> = {
   file: "file",
   dir: "directory",
   symlink: "symlink",
@@ -155,7 +157,7 @@ const TYPE: Record<TestEntry["type"], tar.Headers["type"]> = {
 
 /** The uncompressed tar stream of `entries`, in order. */
 export function tarStream(entries: Iterable<TestEntry> | AsyncIterable<TestEntry>): Readable {
-  const pack = tar.pack();
+  const pack = tar.pack() as unknown as Readable & ReturnType<typeof tar.pack>;
   void (async () => {
     try {
       for await (const entry of entries) {
@@ -171,7 +173,7 @@ export function tarStream(entries: Iterable<TestEntry> | AsyncIterable<TestEntry
         const mtime = entry.mtime ?? 1_700_000_000;
         const pax: Record<string, string> = { ...entry.pax };
         if (!Number.isInteger(mtime)) pax["mtime"] = mtime.toFixed(9);
-        const header: tar.Headers = {
+        const header: Headers = {
           name,
           type: TYPE[entry.type],
           mode: entry.mode ?? (entry.type === "dir" ? 0o755 : entry.type === "symlink" ? 0o777 : 0o644),
@@ -205,32 +207,10 @@ export function tarStream(entries: Iterable<TestEntry> | AsyncIterable<TestEntry
   return pack;
 }
 
-class ZstdCompress extends Transform {
-  private readonly compressor = new Compressor();
-  constructor() {
-    super();
-    this.compressor.setParameters({ compressionLevel: 3 });
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    try {
-      done(null, this.compressor.compress(chunk, false) as Buffer);
-    } catch (err) {
-      done(err as Error);
-    }
-  }
-  override _flush(done: TransformCallback): void {
-    try {
-      done(null, this.compressor.compress(Buffer.alloc(0), true) as Buffer);
-    } catch (err) {
-      done(err as Error);
-    }
-  }
-}
-
 /** A compressing transform for `compression` ("none" passes bytes through). */
 export function compressor(compression: Compression): Transform {
   if (compression === "gzip") return createGzip({ level: zlibConstants.Z_BEST_SPEED });
-  if (compression === "zstd") return new ZstdCompress();
+  if (compression === "zstd") return new CompressStream({ compressionLevel: 3 });
   return new Transform({ transform: (chunk, _e, done) => done(null, chunk) });
 }
 
