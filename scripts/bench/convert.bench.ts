@@ -14,10 +14,13 @@ import { execFileSync } from "node:child_process";
 import { mkdir, rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
+import type { ContentStore } from "../../src/cvmfs/content.js";
 import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
 import { silentLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";
 import { materialiseTree } from "../../src/sandbox/materialise.js";
+import { PlainContentStore } from "../../src/sandbox/materialise-plain-store.js";
 import { writeLayerFile, type TestEntry } from "../../test/support/layer-builder.js";
 import { openOciLayout, writeOciLayout, type LayoutLayer } from "../../test/support/oci-layout.js";
 import { MiB, round, sampleRss, type BenchContext } from "./context.js";
@@ -107,6 +110,33 @@ export async function run(ctx: BenchContext): Promise<void> {
   await rm(join(s, "sandbox"), { recursive: true, force: true });
   await rm(join(s, "sandbox.meta.json"), { force: true });
 
+  // Where the time goes: the same convert with a store that only drains the bodies (no hashing,
+  // no compression, no writes) leaves fetch + digest check + gunzip + tar parsing + tree.
+  const draining: ContentStore = {
+    hashAlgorithm: "sha1",
+    async putFile(body) {
+      let size = 0;
+      for await (const c of body as AsyncIterable<Uint8Array>) size += c.length;
+      return { size, hash: "0".repeat(40) };
+    },
+    putBuffer: async () => "0".repeat(40),
+    has: async () => false,
+    readFile: () => Readable.from([]),
+    objectPath: () => "/dev/null",
+  };
+  const decodeOnly = await timed(async () => convertImage(await openOciLayout(layout, "first"), { store: draining, cacheDir: false, logger: silentLogger, apptainer: false }));
+
+  // The sandbox-only path: a plain (uncompressed) store, objects copied into place by the kernel.
+  const plainStore = await PlainContentStore.create(join(s, "plain-store"));
+  const plainRss = sampleRss();
+  const plain = await timed(async () => {
+    const { tree } = await convertImage(await openOciLayout(layout, "first"), { store: plainStore, cacheDir: join(s, "plain-cache"), logger: silentLogger, buildDate: new Date(0) });
+    return materialiseTree(tree, join(s, "sandbox-plain"), { store: plainStore });
+  });
+  const plainPeak = plainRss.stop();
+  await rm(join(s, "sandbox-plain"), { recursive: true, force: true });
+  await rm(join(s, "plain-store"), { recursive: true, force: true });
+
   const second = await timed(async () => convertImage(await openOciLayout(layout, "second"), { store, cacheDir, logger: silentLogger, buildDate: new Date(0) }));
 
   const cores = availableParallelism();
@@ -116,7 +146,11 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.figure({ name: "convert+materialise / umoci unpack --rootless (time)", value: round(wall / umoci.seconds), unit: "×", goal: "≤ 0.5" });
   ctx.figure({ name: "convert+materialise / tar -xzf of the layers (time)", value: round(wall / tar.seconds), unit: "×" });
   ctx.figure({ name: "convert only (tree + content store) / umoci (time)", value: round(conv.seconds / umoci.seconds), unit: "×" });
+  ctx.figure({ name: "  of which decode+parse+tree (draining store) / umoci", value: round(decodeOnly.seconds / umoci.seconds), unit: "×" });
   ctx.figure({ name: "materialise only / umoci (time)", value: round(mat.seconds / umoci.seconds), unit: "×" });
+  ctx.figure({ name: "sandbox only: convert (plain store)+materialise / umoci", value: round(plain.seconds / umoci.seconds), unit: "×", goal: "≤ 0.5" });
+  ctx.figure({ name: "sandbox only: CPU utilisation", value: round((plain.cpu / plain.seconds / cores) * 100, 0), unit: "%" });
+  ctx.figure({ name: "sandbox only: peak RSS growth", value: round(plainPeak / MiB, 0), unit: "MiB", goal: "< 400" });
   ctx.figure({ name: `CPU utilisation over ${cores} cores (convert+materialise)`, value: round(((cpuAll.user + cpuAll.system) / 1e6 / wall / cores) * 100, 0), unit: "%" });
   ctx.figure({ name: "CPU utilisation, convert only", value: round((conv.cpu / conv.seconds / cores) * 100, 0), unit: "%" });
   ctx.figure({ name: "peak RSS growth (image with a 2 GiB file)", value: round(peak / MiB, 0), unit: "MiB", goal: "< 400" });

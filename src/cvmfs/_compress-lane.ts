@@ -17,6 +17,7 @@ export interface LaneOwner {
   readonly maxBytesPerWorker: number;
 }
 
+/** A worker's answer to one batch. */
 interface Reply {
   bytes: number;
   slab: ArrayBuffer | null;
@@ -25,6 +26,7 @@ interface Reply {
   dropped: number[];
 }
 
+/** An ended object waiting for its worker to report it stored. */
 export interface Pending {
   resolve(o: StoredObject): void;
   reject(e: Error): void;
@@ -54,7 +56,8 @@ export class Lane {
   private readonly spare: ArrayBuffer[] = [];
   readonly pending = new Map<number, Pending>();
   readonly dropping = new Map<number, () => void>();
-  waiters: Array<() => void> = [];
+  /** Writers waiting for room, first come first served, with the bytes each still has to write. */
+  private waiters: Array<{ bytes: number; resume: () => void }> = [];
   private scheduled = false;
 
   constructor(private readonly pool: LaneOwner) {
@@ -182,11 +185,24 @@ export class Lane {
     this.wake();
   }
 
-  wake(): void {
-    if (this.waiters.length === 0 || this.load >= this.pool.maxBytesPerWorker) return;
-    const ws = this.waiters;
-    this.waiters = [];
-    for (const w of ws) w();
+  /** Wait until the lane has room (or is closed or replaced). */
+  room(bytes: number): Promise<void> {
+    this.flush();
+    return new Promise<void>((resume) => this.waiters.push({ bytes, resume }));
+  }
+
+  /**
+   * Resume waiting writers in order, as many as the free room is likely to take: waking all of
+   * them would have most go straight back to waiting, at a cost per reply that grows with their
+   * number.
+   */
+  wake(all = false): void {
+    let room = this.pool.maxBytesPerWorker - this.load;
+    while (this.waiters.length > 0 && (all || room > 0)) {
+      const w = this.waiters.shift() as { bytes: number; resume: () => void };
+      room -= w.bytes;
+      w.resume();
+    }
   }
 
   private onDeath(w: Worker, err: Error): void {
@@ -204,6 +220,6 @@ export class Lane {
     for (const d of this.dropping.values()) d();
     this.dropping.clear();
     if (!this.pool.closed) this.worker = this.spawn();
-    this.wake();
+    this.wake(true);
   }
 }

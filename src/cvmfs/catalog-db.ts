@@ -5,7 +5,7 @@ import type { ChunkRef } from "./content.js";
 import { readCounters, type CatalogCounters } from "./catalog-counters.js";
 import { hashAlgorithmOfFlags, joinHashString, splitHashString } from "./catalog-hash.js";
 import type { CatalogRow } from "./catalog-row.js";
-import { createCatalogSchema, setProperties, writeStatistics } from "./catalog-schema.js";
+import { CATALOG_SCHEMA_REVISION, createCatalogSchema, setProperties, writeStatistics } from "./catalog-schema.js";
 import type { Md5Key } from "./md5-path.js";
 
 /**
@@ -45,6 +45,34 @@ function toRow(r: RawRow): CatalogRow {
 
 let emptyCatalog: Buffer | undefined;
 
+/**
+ * Brings a schema 2.5 catalog of an older revision up to revision 7, step by step as the CVMFS
+ * publisher does on a live catalog, so that edits write every column. New counters start at 0.
+ */
+function upgradeSchema(db: Db): void {
+  const props = db.prepare("SELECT value FROM properties WHERE key = ?");
+  const rev = Number((props.get("schema_revision") as { value: unknown } | undefined)?.value ?? 0);
+  if (rev >= CATALOG_SCHEMA_REVISION) return;
+  const zero = (names: string[]): void => {
+    for (const n of names) db.prepare("INSERT OR IGNORE INTO statistics (counter, value) VALUES (?, 0)").run(n);
+  };
+  // Each step checks what is there rather than trusting the recorded revision alone.
+  const has = (table: string, column: string): boolean =>
+    (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === column);
+  db.transaction(() => {
+    if (!has("nested_catalogs", "size")) db.exec("ALTER TABLE nested_catalogs ADD size INTEGER;");
+    if (!has("catalog", "xattr")) db.exec("ALTER TABLE catalog ADD xattr BLOB;");
+    if (rev < 2) zero(["self_xattr", "subtree_xattr"]);
+    if (rev < 3) zero(["self_external", "self_external_file_size", "subtree_external", "subtree_external_file_size"]);
+    if (!has("bind_mountpoints", "path")) {
+      db.exec("CREATE TABLE bind_mountpoints (path TEXT, sha1 TEXT, size INTEGER, CONSTRAINT pk_bind_mountpoints PRIMARY KEY (path));");
+    }
+    if (rev < 5) zero(["self_special", "subtree_special"]);
+    if (!has("catalog", "mtimens")) db.exec("ALTER TABLE catalog ADD mtimens INTEGER;");
+    setProperties(db, { schema_revision: String(CATALOG_SCHEMA_REVISION) });
+  })();
+}
+
 /** A `nested_catalogs` row. */
 export interface NestedRow {
   path: string;
@@ -57,6 +85,8 @@ const BATCH = 64;
 
 export class CatalogDb {
   private batchInsert: Statement | undefined;
+  /** The catalog columns as this file can give them. */
+  private readonly select: string;
   private readonly stmts: {
     insert: Statement;
     update: Statement;
@@ -69,18 +99,25 @@ export class CatalogDb {
   };
 
   private constructor(readonly db: Db) {
+    // Catalogs older than revision 7 (or 2) lack `mtimens` (or `xattr`): read them as NULL.
+    const have = new Set((db.prepare("PRAGMA table_info(catalog)").all() as Array<{ name: string }>).map((c) => c.name));
+    this.select = COLUMNS.split(", ")
+      .map((c) => (have.has(c) ? c : `NULL AS ${c}`))
+      .join(", ");
+    const writable = !db.readonly;
+    const prep = (sql: string): Statement => (writable ? db.prepare(sql) : (undefined as unknown as Statement));
     this.stmts = {
-      insert: db.prepare(`INSERT INTO catalog (${COLUMNS}) VALUES (${COLUMNS.split(", ").map(() => "?").join(", ")})`),
-      update: db.prepare(
+      insert: prep(`INSERT INTO catalog (${COLUMNS}) VALUES (${COLUMNS.split(", ").map(() => "?").join(", ")})`),
+      update: prep(
         "UPDATE catalog SET parent_1 = ?, parent_2 = ?, hardlinks = ?, hash = ?, size = ?, mode = ?, mtime = ?, " +
           "mtimens = ?, flags = ?, name = ?, symlink = ?, uid = ?, gid = ?, xattr = ? WHERE md5path_1 = ? AND md5path_2 = ?",
       ),
-      get: db.prepare(`SELECT ${COLUMNS} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`).safeIntegers(true),
-      list: db.prepare(`SELECT ${COLUMNS} FROM catalog WHERE parent_1 = ? AND parent_2 = ?`).safeIntegers(true),
-      del: db.prepare("DELETE FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?"),
-      chunkInsert: db.prepare("INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)"),
+      get: db.prepare(`SELECT ${this.select} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`).safeIntegers(true),
+      list: db.prepare(`SELECT ${this.select} FROM catalog WHERE parent_1 = ? AND parent_2 = ?`).safeIntegers(true),
+      del: prep("DELETE FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?"),
+      chunkInsert: prep("INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)"),
       chunkList: db.prepare("SELECT offset, size, hash FROM chunks WHERE md5path_1 = ? AND md5path_2 = ? ORDER BY offset"),
-      chunkDel: db.prepare("DELETE FROM chunks WHERE md5path_1 = ? AND md5path_2 = ?"),
+      chunkDel: prep("DELETE FROM chunks WHERE md5path_1 = ? AND md5path_2 = ?"),
     };
   }
 
@@ -102,6 +139,7 @@ export class CatalogDb {
     try {
       const db = new Database(bytes);
       db.prepare("SELECT 1 FROM catalog LIMIT 1").get();
+      upgradeSchema(db);
       return new CatalogDb(db);
     } catch (err) {
       throw new CatalogError("open catalog: not a CVMFS file catalog", { cause: err });
@@ -182,7 +220,7 @@ export class CatalogDb {
 
   /** Every row of the catalog. */
   allRows(): CatalogRow[] {
-    return (this.db.prepare(`SELECT ${COLUMNS} FROM catalog`).safeIntegers(true).all() as RawRow[]).map(toRow);
+    return (this.db.prepare(`SELECT ${this.select} FROM catalog`).safeIntegers(true).all() as RawRow[]).map(toRow);
   }
 
   deleteRow(key: Md5Key): void {

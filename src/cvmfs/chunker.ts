@@ -96,7 +96,11 @@ export class Xor32Chunker {
     const base = this.consumed;
     const n = bytes.length;
     const cuts: number[] = [];
-    const T = this.threshold;
+    // |wrap32(x - MAGIC)| < T  <=>  -(T-1) <= d <= T-1  <=>  uint32(x + K) < R, with
+    // K = T - 1 - MAGIC and R = 2T - 1; plus d == INT32_MIN (x == 0xFFFFFFFF), whose abs stays
+    // negative. One unsigned compare per byte instead of a signed abs: several times faster.
+    const K = (this.threshold - 1 - MAGIC) | 0;
+    const R = 2 * this.threshold - 1;
     let x = this.x;
     let i = this.next - base;
     while (i < n) {
@@ -113,10 +117,8 @@ export class Xor32Chunker {
       } else {
         const end = hard < n ? hard : n;
         for (; i < end; i++) {
-          x = ((x << 1) ^ (bytes[i] as number)) | 0;
-          const d = (x - MAGIC) | 0;
-          // `| 0` makes abs(INT32_MIN) wrap back to INT32_MIN, as the C++ int32 abs does.
-          if (((d < 0 ? -d : d) | 0) < T) {
+          x = (x << 1) ^ (bytes[i] as number);
+          if (((x + K) >>> 0) < R || x === -1) {
             cut = i;
             break;
           }

@@ -15,7 +15,9 @@ import type { HashAlgorithm, ObjectSuffix } from "./content.js";
  *   file are separate objects, so they spread over workers and compress in parallel.
  * - Bytes queued or unacknowledged per worker are bounded; a writer that would exceed the bound
  *   gets a promise to await (backpressure reaches the tar parser and the network). The bound
- *   exceeds the largest chunk, so a sequential producer can keep every worker busy.
+ *   exceeds the largest chunk, so a sequential producer can keep every worker busy. Waiting
+ *   writers resume in order, only as many as the freed room takes.
+ * - A worker that dies fails the objects it held (`InternalError`) and is replaced.
  * - Workers are unref'd while nothing is open: an idle pool never keeps the process alive.
  */
 
@@ -34,6 +36,8 @@ export interface ObjectTarget {
   /** Directory holding `data/` (a stratum 0 or a staging area). */
   rootDir: string;
   algorithm: HashAlgorithm;
+  /** Called for every object stored to this target, before its `end()` promise resolves. */
+  onStored?: (o: StoredObject) => void;
 }
 
 /** A finished object. */
@@ -57,7 +61,6 @@ export interface ObjectWriter {
   /** Drop the object; nothing is stored. Settles once its temp file, if any, is gone. */
   abort(): Promise<void>;
 }
-
 
 /** An object being written: bound to one lane for its whole life. */
 class PooledObject implements ObjectWriter {
@@ -88,8 +91,7 @@ class PooledObject implements ObjectWriter {
     const lane = this.lane;
     while (from < bytes.length) {
       if (lane.load >= this.pool.maxBytesPerWorker) {
-        lane.flush();
-        await new Promise<void>((resolve) => lane.waiters.push(resolve));
+        await lane.room(bytes.length - from);
         if (this.pool.closed) throw new AbortedError("compress pool closed");
         continue;
       }
@@ -104,6 +106,7 @@ class PooledObject implements ObjectWriter {
       this.lane.end(this.id, suffix, {
         resolve: (o) => {
           this.pool.release();
+          this.target.onStored?.(o);
           resolve(o);
         },
         reject: (e) => {
@@ -120,8 +123,12 @@ class PooledObject implements ObjectWriter {
   abort(): Promise<void> {
     if (this.settled) return Promise.resolve();
     this.settled = true;
-    this.pool.release();
-    return new Promise<void>((resolve) => this.lane.drop(this.id, resolve));
+    return new Promise<void>((resolve) =>
+      this.lane.drop(this.id, () => {
+        this.pool.release();
+        resolve();
+      }),
+    );
   }
 }
 
@@ -177,10 +184,6 @@ export class CompressPool {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.lanes.map((l) => l.worker.terminate()));
-    for (const l of this.lanes) {
-      const ws = l.waiters;
-      l.waiters = [];
-      for (const w of ws) w();
-    }
+    for (const l of this.lanes) l.wake(true);
   }
 }

@@ -16,9 +16,9 @@
  *
  * Per object: zlib (with header, Z_DEFAULT_COMPRESSION) fed incrementally through the zlib
  * handle's synchronous `writeSync` — the primitive `zlib.deflateSync` is built on — so one
- * context per object streams without ever holding the object whole; the stored bytes are hashed
- * as they come out. Output stays in memory up to SPILL bytes, then goes to a temp file in
- * `data/txn`. At the end the hash names the object: if `data/xx/…` already exists nothing is
+ * context per object streams without ever holding the object whole. Output stays in memory up
+ * to SPILL bytes (hashed at the end, in one call), then goes to a temp file in `data/txn`
+ * (hashed as it is written). At the end the hash names the object: if `data/xx/…` already exists nothing is
  * written (or the spilled temp file is removed), else the bytes land in a temp file that is
  * renamed into place, so readers never see a partial object. Deflate contexts are reset and
  * reused: setting one up costs as much as compressing a small file.
@@ -41,10 +41,18 @@ const OUT_SIZE = 256 * 1024;
 const Z_NO_FLUSH = zlib.constants.Z_NO_FLUSH;
 const Z_FINISH = zlib.constants.Z_FINISH;
 const EMPTY = Buffer.alloc(0);
+const oneShot = typeof crypto.hash === "function";
 const tmpPrefix = process.pid + "-" + threadId + "-" + crypto.randomBytes(4).toString("hex") + "-";
 let tmpSeq = 0;
 const free = [];
 const objects = new Map();
+
+// Streaming relies on zlib internals (the handle's writeSync and its state array). Should a
+// Node.js release drop them, each object's input is kept whole and deflated at its end instead:
+// slower and bounded only by the chunk size, but correct.
+const probe = new zlib.Deflate();
+const streaming = !!probe._handle && typeof probe._handle.writeSync === "function" && !!probe._writeState;
+probe.close();
 
 function takeDeflater() {
   const d = free.pop();
@@ -52,9 +60,6 @@ function takeDeflater() {
   const z = new zlib.Deflate({ level: zlib.constants.Z_DEFAULT_COMPRESSION });
   const st = { z, handle: z._handle, state: z._writeState, out: Buffer.allocUnsafe(OUT_SIZE), error: null };
   z.on("error", (e) => { st.error = e; });
-  if (!st.handle || typeof st.handle.writeSync !== "function" || !st.state) {
-    throw new Error("this Node.js zlib has no synchronous stream handle");
-  }
   return st;
 }
 
@@ -85,7 +90,7 @@ function feed(o, view) {
   if (o.d) { deflate(o, view, Z_NO_FLUSH); return false; }
   o.pend.push(view);
   o.pendLen += view.length;
-  if (o.pendLen < DEFER) return true;
+  if (o.pendLen < DEFER || !streaming) return true;
   start(o);
   return false;
 }
@@ -121,15 +126,22 @@ function writeAll(fd, buf) {
   while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
 }
 
+function newHasher(algo) {
+  return algo === "shake128" ? crypto.createHash("shake128", { outputLength: 20 }) : crypto.createHash(algo);
+}
+
+// Output held in memory is hashed at the end, in one call when it is one buffer (most objects):
+// a hasher object per small object costs more than the hashing. Spilled output is hashed as it
+// goes, since it is not kept.
 function emit(o, chunk) {
-  o.h.update(chunk);
   o.stored += chunk.length;
-  if (o.fd >= 0) { writeAll(o.fd, chunk); return; }
+  if (o.fd >= 0) { o.h.update(chunk); writeAll(o.fd, chunk); return; }
   o.out.push(Buffer.from(chunk));
   o.outLen += chunk.length;
   if (o.outLen > SPILL) {
     openTmp(o);
-    for (const b of o.out) writeAll(o.fd, b);
+    o.h = newHasher(o.algo);
+    for (const b of o.out) { o.h.update(b); writeAll(o.fd, b); }
     o.out = [];
     o.outLen = 0;
   }
@@ -146,9 +158,21 @@ function renameInto(tmp, dest) {
 }
 
 function finish(o, suffix) {
-  if (!o.d) start(o);
-  deflate(o, EMPTY, Z_FINISH);
-  const hex = o.h.digest("hex");
+  if (!streaming) {
+    emit(o, zlib.deflateSync(Buffer.concat(o.pend), { level: zlib.constants.Z_DEFAULT_COMPRESSION }));
+    o.pend = [];
+  } else {
+    if (!o.d) start(o);
+    deflate(o, EMPTY, Z_FINISH);
+  }
+  let hex;
+  if (o.h) hex = o.h.digest("hex");
+  else if (o.out.length === 1 && oneShot && o.algo !== "shake128") hex = crypto.hash(o.algo, o.out[0], "hex");
+  else {
+    const h = newHasher(o.algo);
+    for (const b of o.out) h.update(b);
+    hex = h.digest("hex");
+  }
   const name = hex + o.algoId;
   const dest = o.dir + "/data/" + name.slice(0, 2) + "/" + name.slice(2) + suffix;
   let written = 1;
@@ -188,12 +212,9 @@ const targets = [];
 
 function open(id, t) {
   const target = targets[t];
-  const o = { id, dir: target.dir, algoId: target.algoId, d: null, h: null, pend: [], pendLen: 0,
-    out: [], outLen: 0, fd: -1, tmp: null, stored: 0, failed: null };
+  const o = { id, dir: target.dir, algo: target.algo, algoId: target.algoId, d: null, h: null, pend: [],
+    pendLen: 0, out: [], outLen: 0, fd: -1, tmp: null, stored: 0, failed: null };
   objects.set(id, o);
-  try {
-    o.h = target.algo === "shake128" ? crypto.createHash("shake128", { outputLength: 20 }) : crypto.createHash(target.algo);
-  } catch (e) { fail(o, e); }
 }
 
 parentPort.on("message", (msg) => {

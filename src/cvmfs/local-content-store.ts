@@ -42,7 +42,18 @@ export class LocalContentStore implements ContentStore {
     this.hashAlgorithm = opts.hashAlgorithm ?? "sha1";
     this.chunking = opts.chunking === false ? false : validateChunking(opts.chunking ?? DEFAULT_CHUNKING);
     this.pool = opts.pool ?? CompressPool.shared();
-    this.target = { rootDir, algorithm: this.hashAlgorithm };
+    this.target = {
+      rootDir,
+      algorithm: this.hashAlgorithm,
+      onStored: (o) => {
+        if (o.written) {
+          this.written++;
+          this.writtenBytes += o.storedSize;
+        } else {
+          this.deduplicated++;
+        }
+      },
+    };
   }
 
   /** Create `data/00`…`data/ff` and `data/txn` (as `cvmfs_server mkfs` does) and open the store. */
@@ -94,7 +105,7 @@ export class LocalContentStore implements ContentStore {
             const at = cut - pos;
             const w = writer.write(bytes.subarray(from, at));
             if (w) await w;
-            pieces.push({ offset: pieceStart, size: cut - pieceStart, stored: this.track(writer.end("P")) });
+            pieces.push({ offset: pieceStart, size: cut - pieceStart, stored: quiet(writer.end("P")) });
             writer = this.pool.openObject(this.target);
             pieceStart = cut;
             from = at;
@@ -108,10 +119,9 @@ export class LocalContentStore implements ContentStore {
       await Promise.allSettled([writer.abort(), ...pieces.map((p) => p.stored)]);
       throw err;
     }
-    const suffix: ObjectSuffix = pieces.length > 0 ? "P" : "";
-    pieces.push({ offset: pieceStart, size: pos - pieceStart, stored: this.track(writer.end(suffix)) });
+    if (pieces.length === 0) return { size: pos, hash: (await writer.end("")).hash };
+    pieces.push({ offset: pieceStart, size: pos - pieceStart, stored: writer.end("P") });
     const stored = await Promise.all(pieces.map((p) => p.stored));
-    if (stored.length === 1) return { size: pos, hash: (stored[0] as StoredObject).hash };
     const chunks: ChunkRef[] = pieces.map((p, i) => ({ offset: p.offset, size: p.size, hash: (stored[i] as StoredObject).hash }));
     return { size: pos, hash: null, chunks };
   }
@@ -121,7 +131,7 @@ export class LocalContentStore implements ContentStore {
     const writer = this.pool.openObject(this.target);
     const w = writer.write(bytes);
     if (w) await w;
-    return (await this.track(writer.end(suffix))).hash;
+    return (await writer.end(suffix)).hash;
   }
 
   /** Whether `data/xx/…[suffix]` exists. */
@@ -174,20 +184,10 @@ export class LocalContentStore implements ContentStore {
       if (actual !== hash) throw new DigestMismatchError(`object ${path}`, hash, actual);
     }
   }
+}
 
-  /** Count an object once it is stored; the caller still sees the original outcome. */
-  private track(p: Promise<StoredObject>): Promise<StoredObject> {
-    const tracked = p.then((o) => {
-      if (o.written) {
-        this.written++;
-        this.writtenBytes += o.storedSize;
-      } else {
-        this.deduplicated++;
-      }
-      return o;
-    });
-    // Pieces are awaited together at the end; keep an early failure from counting as unhandled.
-    tracked.catch(() => {});
-    return tracked;
-  }
+/** Pieces are awaited together at the end; keep an early failure from counting as unhandled. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }

@@ -59,7 +59,8 @@ export class ObjectEncoder extends Transform {
     this.deflate.on("data", (chunk: Buffer) => {
       this.hasher.update(chunk);
       this.storedSize += chunk.length;
-      this.push(chunk);
+      // Stop the inner stream while our reader is behind; _read resumes it.
+      if (!this.push(chunk)) this.deflate.pause();
     });
     this.deflate.on("error", (err) => this.destroy(err));
   }
@@ -68,6 +69,11 @@ export class ObjectEncoder extends Transform {
     // Writing through the inner deflate keeps its own backpressure: wait for drain when asked.
     if (this.deflate.write(chunk)) cb();
     else this.deflate.once("drain", () => cb());
+  }
+
+  override _read(size: number): void {
+    this.deflate.resume();
+    super._read(size);
   }
 
   override _flush(cb: TransformCallback): void {

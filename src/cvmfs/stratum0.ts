@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RepositoryError } from "../errors.js";
@@ -104,6 +104,11 @@ export class Stratum0 {
     try {
       const bytes = await readFile(join(dir, ".cvmfspublished")).catch(() => null);
       if (bytes === null) {
+        // Never scatter a repository over an unrelated directory (a mistyped --stratum0).
+        const foreign = (await readdir(dir)).filter((n) => n !== "data" && !n.startsWith(".cvmfs"));
+        if (foreign.length > 0) {
+          throw new RepositoryError(`${dir} is neither a stratum 0 nor empty (it holds ${foreign.slice(0, 3).join(", ")})`);
+        }
         const algo = opts.hashAlgorithm ?? "sha1";
         const store = await createStratum0Store(dir, algo);
         const s0 = new Stratum0(dir, opts.fqrn, algo, store, keys, placeholderManifest(), opts);

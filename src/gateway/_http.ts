@@ -35,17 +35,22 @@ export async function drain(body: AsyncIterable<unknown>): Promise<void> {
 
 /**
  * Split a streamed body after its first `n` bytes: returns those bytes (undefined if the body is
- * shorter) and an iterable over the rest, the same underlying iterator continued.
+ * shorter), an iterable over the rest (the same underlying iterator continued), and a count of
+ * the body bytes read so far. Counting here rather than in a wrapping generator saves a
+ * generator hop per chunk on the payload path.
  */
 export async function splitHead(
   body: AsyncIterable<Uint8Array>,
   n: number,
-): Promise<{ head: Buffer | undefined; rest: AsyncIterable<Uint8Array> }> {
+): Promise<{ head: Buffer | undefined; rest: AsyncIterable<Uint8Array>; received: () => number }> {
   const it = body[Symbol.asyncIterator]();
+  let count = 0;
   let buf = Buffer.alloc(0);
+  const received = () => count;
   while (buf.length < n) {
     const r = await it.next();
-    if (r.done) return { head: undefined, rest: { [Symbol.asyncIterator]: () => it } };
+    if (r.done) return { head: undefined, rest: { [Symbol.asyncIterator]: () => it }, received };
+    count += r.value.length;
     buf = Buffer.concat([buf, r.value]);
   }
   const leftover = buf.subarray(n);
@@ -55,9 +60,10 @@ export async function splitHead(
       for (;;) {
         const r = await it.next();
         if (r.done) return;
+        count += r.value.length;
         yield r.value;
       }
     },
   };
-  return { head: buf.subarray(0, n), rest };
+  return { head: buf.subarray(0, n), rest, received };
 }

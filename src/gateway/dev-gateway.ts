@@ -1,6 +1,6 @@
 import { hostname as osHostname } from "node:os";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { GatewayError } from "../errors.js";
+import { ConfigError, GatewayError } from "../errors.js";
 import { debug, info, silentLogger, warn, type Logger } from "../logger.js";
 import { drain, readBody, sendError, sendJson, sendText, splitHead } from "./_http.js";
 import { checkAccess, readAccessConfig, type AccessConfig } from "./access-config.js";
@@ -64,7 +64,7 @@ const API = "/api/v1";
  */
 export async function createGatewayHandler(opts: DevGatewayOptions): Promise<GatewayHandler> {
   const configured = opts.access ?? (opts.accessConfigPath ? await readAccessConfig(opts.accessConfigPath) : undefined);
-  if (!configured) throw new GatewayError("dev gateway: an access configuration (access or accessConfigPath) is required");
+  if (!configured) throw new ConfigError("dev gateway: an access configuration (access or accessConfigPath) is required");
   const access: AccessConfig = configured;
   const logger = opts.logger ?? silentLogger;
   const leases = new LeaseService({ maxLeaseTimeMs: (opts.maxLeaseTime ?? 7200) * 1000, now: opts.now });
@@ -161,17 +161,10 @@ export async function createGatewayHandler(opts: DevGatewayOptions): Promise<Gat
   async function payload(req: IncomingMessage, res: ServerResponse, urlToken: string | undefined): Promise<void> {
     const size = Number(req.headers["message-size"]);
     if (!Number.isSafeInteger(size) || size <= 0 || size > 1 << 20) return sendText(res, 400, "missing or invalid Message-Size header");
-    let received = 0;
-    const counted = (async function* () {
-      for await (const chunk of req) {
-        received += (chunk as Buffer).length;
-        yield chunk as Buffer;
-      }
-    })();
-    const { head, rest } = await splitHead(counted, size);
+    const { head, rest, received } = await splitHead(req, size);
     const finish = async (reply: () => void) => {
       await drain(rest);
-      stats.payloadBytes += received;
+      stats.payloadBytes += received();
       reply();
     };
     if (!head) return finish(() => sendText(res, 400, "body shorter than Message-Size"));

@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { createWriteStream, type WriteStream } from "node:fs";
-import { link, mkdir, open as openFile, unlink } from "node:fs/promises";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { link, mkdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { once } from "node:events";
 import { parseObjectHash } from "./object-hash.js";
 import { readPack, type PackObject } from "./object-pack.js";
 
@@ -21,6 +20,10 @@ export interface PayloadResult {
  * do not match its hash, or bytes after the last object reject the whole pack and store
  * nothing. Objects are written to `data/txn` while the body streams in and moved into place only
  * after the entire pack checked out; an object already present is left as it is.
+ *
+ * Each received chunk is written at once with a synchronous write (into the page cache) and
+ * dropped: buffers that outlive an event-loop turn get promoted and cost far more in garbage
+ * collection than the write itself, which is what bounded an async write queue's throughput.
  */
 export async function processPayload(
   stratum0Dir: string,
@@ -30,40 +33,26 @@ export async function processPayload(
   const txn = join(stratum0Dir, "data", "txn");
   await mkdir(txn, { recursive: true });
   const staged: Array<{ temp: string; object: PackObject }> = [];
-  const writes: Array<Promise<void>> = [];
-  let open: WriteStream | undefined;
+  let fd: number | undefined;
   try {
     const objects = await readPack(body, {
       ...header,
       open: (object) => {
         const temp = join(txn, `payload.${randomBytes(8).toString("hex")}`);
         staged.push({ temp, object });
-        if (object.size <= WHOLE_WRITE_MAX) {
-          // Small objects are written with one writev in the background while the next ones arrive.
-          const parts: Buffer[] = [];
-          return {
-            write: (chunk) => void parts.push(chunk),
-            close: async () => {
-              if (writes.length >= WRITES_IN_FLIGHT) await writes.shift();
-              writes.push(writeParts(temp, parts));
-            },
-          };
-        }
-        const stream = createWriteStream(temp, { highWaterMark: 4 * 1024 * 1024 });
-        open = stream;
+        const own = openSync(temp, "w");
+        fd = own;
         return {
-          write: async (chunk) => {
-            if (!stream.write(chunk)) await once(stream, "drain");
+          write: (chunk) => {
+            for (let off = 0; off < chunk.length; ) off += writeSync(own, chunk, off);
           },
           close: async () => {
-            stream.end();
-            await once(stream, "close");
-            open = undefined;
+            fd = undefined;
+            closeSync(own);
           },
         };
       },
     });
-    await Promise.all(writes);
     let stored = 0;
     let bytes = 0;
     for (const { temp, object } of staged) {
@@ -72,24 +61,8 @@ export async function processPayload(
     }
     return { objects: objects.length, stored, bytes };
   } finally {
-    await Promise.allSettled(writes);
-    if (open) {
-      open.destroy();
-      await once(open, "close").catch(() => undefined);
-    }
+    if (fd !== undefined) closeSync(fd);
     await Promise.all(staged.map(({ temp }) => unlink(temp).catch(() => undefined)));
-  }
-}
-
-const WHOLE_WRITE_MAX = 16 * 1024 * 1024;
-const WRITES_IN_FLIGHT = 4;
-
-async function writeParts(path: string, parts: Buffer[]): Promise<void> {
-  const fh = await openFile(path, "w");
-  try {
-    for (let i = 0; i < parts.length; i += 512) await fh.writev(parts.slice(i, i + 512));
-  } finally {
-    await fh.close();
   }
 }
 

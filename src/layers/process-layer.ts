@@ -27,12 +27,13 @@ export interface ProcessLayerOptions {
   signal?: AbortSignal;
   /** For messages: the image the layer belongs to. */
   image?: string;
-  /** Called now and then with the tar bytes read so far. */
+  /** Called at most twice a second, and once at the end, with the tar bytes read so far. */
   onProgress?: (tarBytes: number) => void;
-  /** Most file bodies handed to the store and not yet settled (default 128). */
+  /**
+   * Most file bodies handed to the store and not yet settled (default 64). Bytes need no bound
+   * here: the store holds back reading a body while its workers are full.
+   */
   maxPendingFiles?: number;
-  /** Most bytes in those pending files (default 64 MiB): bounds memory whatever the store buffers. */
-  maxPendingBytes?: number;
 }
 
 /**
@@ -47,8 +48,7 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
   const { store, signal } = options;
   const logger = options.logger ?? silentLogger;
   const digest = layer.descriptor.digest;
-  const maxFiles = options.maxPendingFiles ?? 128;
-  const maxBytes = options.maxPendingBytes ?? 64 * 1024 * 1024;
+  const maxFiles = options.maxPendingFiles ?? 64;
 
   let compressed: Readable;
   try {
@@ -63,18 +63,18 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
 
   const entries: LayerEntry[] = [];
   const pending = new Set<Promise<void>>();
-  let pendingBytes = 0;
   let failure: unknown;
   let files = 0;
   let bytes = 0;
   let tarBytes = 0;
-  let lastProgress = 0;
+  let lastProgress = Date.now();
 
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const chunk of tarStream as AsyncIterable<Buffer>) {
       tarBytes += chunk.length;
-      if (options.onProgress && tarBytes - lastProgress >= 8 << 20) {
-        lastProgress = tarBytes;
+      // At most two reports a second: enough for a progress bar, few enough for a JSON log.
+      if (options.onProgress && Date.now() - lastProgress >= 500) {
+        lastProgress = Date.now();
         options.onProgress(tarBytes);
       }
       yield chunk;
@@ -98,11 +98,7 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
       if (entry.kind !== "file") continue;
       files++;
       bytes += header.size;
-      while (pending.size > 0 && (pending.size >= maxFiles || pendingBytes + header.size > maxBytes)) {
-        await Promise.race(pending);
-      }
-      const size = header.size;
-      pendingBytes += size;
+      while (pending.size >= maxFiles) await Promise.race(pending);
       const put: Promise<void> = store.putFile(body()).then(
         (content: FileContent) => {
           entry.content = content;
@@ -111,10 +107,7 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
           failure ??= err;
         },
       );
-      const tracked = put.finally(() => {
-        pending.delete(tracked);
-        pendingBytes -= size;
-      });
+      const tracked = put.finally(() => pending.delete(tracked));
       pending.add(tracked);
     }
     await Promise.all(pending);

@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { warn } from "../logger.js";
-import { ConfigError, ManifestError, PlatformError, RegistryError } from "../errors.js";
+import { ConfigError, DigestMismatchError, ManifestError, PlatformError } from "../errors.js";
 import { formatImageReference, manifestSelector, parseImageReference, withDigest, type ImageReference } from "../wishlist/reference.js";
 import { openBlob, readSmallBlob, type OpenBlobOptions } from "./blob-stream.js";
 import { loadAuthFile, defaultAuthFile, type RegistryCredential } from "./credentials.js";
@@ -65,6 +65,7 @@ const asRef = (ref: ImageReference | string): ImageReference => (typeof ref === 
 
 /** Build a client; credentials are read on first use. See RegistryClientOptions for every field. */
 export function createRegistryClient(options: RegistryClientOptions = {}): RegistryClient {
+  checkRegistryClientOptions(options);
   const opts: ResolvedRegistryClientOptions = fillRegistryClientOptions(options);
   const transports = new Map<string, RegistryTransport>();
   let credentials: Promise<ReadonlyMap<string, RegistryCredential>> | undefined;
@@ -147,9 +148,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
       const type = String(res.headers["content-type"] ?? "").split(";")[0]!.trim();
       const length = Number(res.headers["content-length"]);
       if (typeof digest === "string" && digest !== "" && type !== "") {
-        if (ref.digest && digest !== ref.digest) {
-          throw new RegistryError(`resolve ${formatImageReference(ref)}: registry answered for ${digest}`, { method: "HEAD" });
-        }
+        if (ref.digest && digest !== ref.digest) throw new DigestMismatchError(`resolve ${formatImageReference(ref)}`, ref.digest, digest);
         return { reference: ref, digest, mediaType: type, ...(Number.isFinite(length) ? { size: length } : {}) };
       }
       const fetched = await fetchManifest(ref, manifestSelector(ref), options.signal);
@@ -216,7 +215,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   };
 }
 
-/** Reject options that cannot work, early and with a clear message. */
+/** Reject options that cannot work, early and with a clear message (ConfigError). */
 export function checkRegistryClientOptions(options: RegistryClientOptions): void {
   for (const host of options.insecureRegistries ?? []) {
     if (/[/\s]/.test(host) || host.includes("://")) throw new ConfigError(`insecure registry "${host}" must be HOST:PORT, without scheme or path`);

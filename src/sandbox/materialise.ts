@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { chmod, link, lstat, lutimes, mkdir, open, readdir, symlink, utimes } from "node:fs/promises";
+import { chmod, copyFile, link, lstat, lutimes, mkdir, open, readdir, symlink, utimes } from "node:fs/promises";
 import { resolve } from "node:path";
 import pLimit from "p-limit";
 import { AbortedError, ConfigError, RepositoryError } from "../errors.js";
@@ -8,9 +8,10 @@ import type { ContentStore } from "../cvmfs/content.js";
 import type { DirNode, FileNode, NodeMeta } from "../tree/types.js";
 import { walkTree } from "../tree/image-tree.js";
 import { assembleSidecar, sidecarPath, writeSidecar } from "./sidecar.js";
+import { hasPlainObjects } from "./materialise-plain-store.js";
 
 export interface MaterialiseOptions {
-  /** Where file bytes come from (`store.readFile`). */
+  /** Where file bytes come from: `store.readFile`, or a kernel copy of a `PlainContentStore` object. */
   store: ContentStore;
   logger?: Logger;
   signal?: AbortSignal;
@@ -125,6 +126,20 @@ async function prepareTop(top: string): Promise<void> {
 }
 
 async function writeFile(path: string, node: FileNode, store: ContentStore): Promise<string> {
+  const c = node.content;
+  if (hasPlainObjects(store) && c.hash !== null && !c.chunks?.length) {
+    // The object is the file: let the kernel copy it. COPYFILE_EXCL opens the destination with
+    // O_CREAT|O_EXCL, which never follows a symlink; the handle below refuses one too.
+    await copyFile(store.objectPath(c.hash, ""), path, constants.COPYFILE_EXCL);
+    const fh = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+    try {
+      await fh.chmod((node.mode | 0o600) & 0o7777);
+      await fh.utimes(...times(node));
+    } finally {
+      await fh.close();
+    }
+    return path;
+  }
   const fh = await open(path, CREATE_FLAGS, 0o600);
   try {
     // Plain writes on the handle: a stream over it would keep the handle referenced past close().

@@ -1,5 +1,5 @@
 import { UnsafePathError } from "../errors.js";
-import { silentLogger, warn, type Logger } from "../logger.js";
+import { debug, silentLogger, warn, type Logger } from "../logger.js";
 import type { DirNode, NodeMeta, TreeNode } from "./types.js";
 import type { LayerEntry } from "./layer-entry.js";
 import { impliedDirMeta, lookupNode, treeReadLink, type ImageTree } from "./image-tree.js";
@@ -12,6 +12,8 @@ import {
   parentPath,
   pathParts,
   resolveInRoot,
+  resolveInRootDetailed,
+  type Resolution,
 } from "./path-safety.js";
 
 /** Who is being applied, for warnings that name image, layer and entry. */
@@ -119,17 +121,21 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
       continue;
     }
 
-    let dir: string;
+    let resolution: Resolution;
     try {
-      dir = resolveInRoot(parentPath(clean), readlink);
+      resolution = resolveInRootDetailed(parentPath(clean), readlink);
     } catch (err) {
       if (!(err instanceof UnsafePathError)) throw err;
       report(name, `${err.message}; skipped`);
       continue;
     }
+    const dir = resolution.path;
     const base = baseName(clean);
     const path = joinPath(dir, base);
-    if (path !== clean) report(name, `parent resolves through a symlink; applied at ${path}`);
+    // Following in-image symlinks (`/var/run -> /run`, `/lib -> usr/lib`) is ordinary; a link
+    // climbing above the root is worth a warning even though it lands inside.
+    if (resolution.clamped) report(name, `parent resolves through a symlink that climbs above the image root; applied at ${path}`);
+    else if (resolution.followed > 0) debug(logger, "tree.resolved", `entry "${name}" applied at ${path}`, { image: ctx.image, layer: ctx.layer, entry: name, path });
 
     const nameKind = classifyName(base);
     if (nameKind.kind === "meta") continue;

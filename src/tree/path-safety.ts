@@ -58,22 +58,34 @@ export function joinPath(dir: string, name: string): string {
  */
 export type ReadLink = (cleanPath: string) => string | undefined;
 
+/** What `resolveInRootDetailed` found on the way. */
+export interface Resolution {
+  /** Clean absolute path inside the root. */
+  path: string;
+  /** Symlinks followed. */
+  followed: number;
+  /** A `..` tried to climb above the root and was held at it (a host would have left the tree). */
+  clamped: boolean;
+}
+
 /**
  * Resolve every symlink in `path` (clean, absolute) inside the root, the last component
- * included, and return the clean absolute result. Absolute targets restart at the image root;
- * `..` never climbs above it; missing components are taken as they are (a later mkdir makes
- * them). Throws `UnsafePathError` after `MAX_SYMLINKS` links (a loop).
- * Callers that must not follow the last component resolve `parentPath(p)` and join `baseName(p)`.
+ * included. Absolute targets restart at the image root; `..` never climbs above it; missing
+ * components are taken as they are (a later mkdir makes them). Throws `UnsafePathError` after
+ * `MAX_SYMLINKS` links (a loop). Callers that must not follow the last component resolve
+ * `parentPath(p)` and join `baseName(p)`.
  */
-export function resolveInRoot(path: string, readlink: ReadLink): string {
+export function resolveInRootDetailed(path: string, readlink: ReadLink): Resolution {
   const resolved: string[] = [];
-  // Components still to walk, last one at the end of the array so pop() takes the next one.
+  // Components still to walk, the next one at the end of the array.
   const pending = pathParts(path).reverse();
   let followed = 0;
+  let clamped = false;
   while (pending.length > 0) {
     const part = pending.pop()!;
     if (part === "" || part === ".") continue;
     if (part === "..") {
+      if (resolved.length === 0) clamped = true;
       resolved.pop();
       continue;
     }
@@ -87,7 +99,12 @@ export function resolveInRoot(path: string, readlink: ReadLink): string {
     if (target.startsWith("/")) resolved.length = 0;
     for (const p of target.split("/").reverse()) pending.push(p);
   }
-  return "/" + resolved.join("/");
+  return { path: "/" + resolved.join("/"), followed, clamped };
+}
+
+/** `resolveInRootDetailed(path, readlink).path`. */
+export function resolveInRoot(path: string, readlink: ReadLink): string {
+  return resolveInRootDetailed(path, readlink).path;
 }
 
 /**

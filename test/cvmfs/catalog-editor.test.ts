@@ -7,7 +7,7 @@ import { openCatalog, type CatalogReader } from "../../src/cvmfs/catalog-reader.
 import { writeImageCatalogs, type NestedCatalogRef } from "../../src/cvmfs/catalog-writer.js";
 import type { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
 import { md5PathKey, ZERO_KEY } from "../../src/cvmfs/md5-path.js";
-import { dir, fakeHash, file, readObject, storeLoader, symlink, T0, useStores } from "./catalog-support.js";
+import { dir, fakeHash, file, readObject, storeLoader, T0, useStores } from "./catalog-support.js";
 
 const stores = useStores();
 const IMG = "/.images/ab/cdef0123";

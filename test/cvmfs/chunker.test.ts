@@ -33,6 +33,14 @@ describe("Xor32Chunker", () => {
     expect(c.offset).toBe(4097);
   });
 
+  it("treats a register of 0xFFFFFFFF as a mark, as the C++ int32 abs(INT32_MIN) does", () => {
+    // 0x80 bytes drive the register to 0xFFFFFF80, then 0xFF makes it 0xFFFFFFFF; with T = 1
+    // nothing else can hit.
+    const data = new Uint8Array(51).fill(0x80, 0, 40);
+    data[40] = 0xff;
+    expect(findCutMarks(data, { min: 32, avg: 2 ** 31, max: 2 ** 32 })).toEqual([40]);
+  });
+
   it("keeps every chunk within min..max except the last", () => {
     const opts = { min: 4096, avg: 8192, max: 16384 };
     const data = seededBytes(4 << 20, 5);

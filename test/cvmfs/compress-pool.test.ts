@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AbortedError } from "../../src/errors.js";
+import { AbortedError, InternalError } from "../../src/errors.js";
 import { CompressPool } from "../../src/cvmfs/compress-pool.js";
 import { objectPath } from "../../src/cvmfs/hash.js";
 import { encodeObject } from "../../src/cvmfs/object-codec.js";
@@ -78,6 +78,23 @@ describe("CompressPool", () => {
     await pool.close();
     await expect(ended).rejects.toBeInstanceOf(AbortedError);
     expect(() => pool.openObject({ rootDir: root, algorithm: "sha1" })).toThrow(AbortedError);
+  });
+
+  it("fails the objects of a worker that dies and carries on with a new one", async () => {
+    const pool = new CompressPool({ size: 1 });
+    try {
+      const w = pool.openObject({ rootDir: root, algorithm: "sha1" });
+      await w.write(seededBytes(1024 * 1024, 6));
+      const ended = w.end("");
+      const lanes = (pool as unknown as { lanes: Array<{ worker: { terminate(): Promise<number> } }> }).lanes;
+      await lanes[0]?.worker.terminate();
+      await expect(ended).rejects.toBeInstanceOf(InternalError);
+      const again = pool.openObject({ rootDir: root, algorithm: "sha1" });
+      await again.write(Buffer.from("after"));
+      expect((await again.end("")).hash).toBe(encodeObject(Buffer.from("after"), "sha1").hash);
+    } finally {
+      await pool.close();
+    }
   });
 
   it("does not keep the process alive when idle", async () => {

@@ -158,6 +158,10 @@ describe("LocalContentStore", () => {
       join(store.rootDir, "data", (fc.hash as string).slice(0, 2), (fc.hash as string).slice(2)),
     );
     await expectObject(store, fc.hash as string, "", content);
+    // Output past 1 MiB goes to a temp file as it comes, hashed on the way: same name.
+    const big = seededBytes(2 * MiB, 30);
+    const fb = await store.putFile(Readable.from(blocks(big, 65_536)));
+    expect(fb.hash).toBe(encodeObject(big, algo).hash);
     const cat = await store.putBuffer(Buffer.from("catalog bytes"), "C");
     expect(await store.has(cat, "C")).toBe(true);
     expect(await store.has(cat, "")).toBe(false);

@@ -56,4 +56,23 @@ describe("object codec", () => {
     expect(enc.result()).toEqual({ hash: oneShot.hash, storedSize: stored.length });
     expect((await collect(Readable.from([stored]).pipe(inflateStream()))).equals(content)).toBe(true);
   });
+
+  it("keeps the bytes intact behind a slow reader", async () => {
+    const content = seededBytes(3 * 1024 * 1024, 21);
+    const enc = new ObjectEncoder("sha1");
+    const parts: Buffer[] = [];
+    await pipeline(
+      Readable.from(blocks(content, 256 * 1024)),
+      enc,
+      new Writable({
+        highWaterMark: 1024,
+        write(chunk: Buffer, _e, cb) {
+          parts.push(chunk);
+          setImmediate(cb);
+        },
+      }),
+    );
+    expect(Buffer.concat(parts).equals(encodeObject(content, "sha1").bytes)).toBe(true);
+    expect(enc.result().hash).toBe(encodeObject(content, "sha1").hash);
+  });
 });

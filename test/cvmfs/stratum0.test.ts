@@ -52,6 +52,8 @@ describe("Stratum0", () => {
     await again.close();
     await expect(Stratum0.openOrCreate(fx.dir, { fqrn: "other.test", keysDir: fx.keysDir })).rejects.toThrow(/holds repository "images.test"/);
     await expect(Stratum0.openOrCreate(fx.dir, { fqrn: FQRN, keysDir: join(fx.root, "other-keys") })).rejects.toThrow(/did not sign/);
+    await writeFile(join(fx.root, "notes.txt"), "x");
+    await expect(Stratum0.openOrCreate(fx.root, { fqrn: FQRN, keysDir: fx.keysDir })).rejects.toThrow(/neither a stratum 0 nor empty/);
   });
 
   it("publishes revisions 1 and 2 with one history tag each, reflog and manifest in step", async () => {
@@ -107,6 +109,8 @@ describe("Stratum0", () => {
     const before = await readFile(join(fx.dir, ".cvmfspublished"));
     const child = spawnSync(process.execPath, ["--import", "tsx", join(import.meta.dirname, "publish-child.ts"), fx.dir, fx.keysDir, FQRN, step], {
       encoding: "utf8",
+      // The killed child cannot clean up its temp files: keep them inside the fixture.
+      env: { ...process.env, TMPDIR: fx.root },
     });
     expect(child.signal).toBe("SIGKILL");
     expect(await readFile(join(fx.dir, ".cvmfspublished"))).toEqual(before);

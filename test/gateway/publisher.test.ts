@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeImageCatalogs } from "../../src/cvmfs/catalog-writer.js";
 import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
@@ -196,6 +197,37 @@ describe("publishing through the dev gateway", () => {
     await expect(publishThroughGateway(opts)).rejects.toThrow();
     expect(handler.leases.list()).toEqual([]);
     expect(await snapshot(dir)).toEqual(before);
+  });
+
+  it("drops the lease when the caller's edit throws", async () => {
+    const before = await snapshot(dir);
+    const opts = await imageOptions("throwing", { t: "t\n" });
+    await expect(
+      publishThroughGateway({
+        ...opts,
+        edit: async () => {
+          expect(handler.leases.list().map((l) => l.subpath)).toEqual(["/.images/throwing"]);
+          throw new Error("edit exploded");
+        },
+      }),
+    ).rejects.toThrow("edit exploded");
+    expect(handler.leases.list()).toEqual([]);
+    expect(await snapshot(dir)).toEqual(before);
+  });
+
+  it("drops the lease when the publishing process gets SIGTERM mid-upload", async () => {
+    const work = await mkdtemp(join(root, "child-"));
+    const before = s0.manifest();
+    // Asynchronously: this process serves the gateway the child talks to.
+    const child = await execa(
+      process.execPath,
+      ["--import", "tsx", join(import.meta.dirname, "_sigterm-publisher.ts"), `http://127.0.0.1:${server.port}/api/v1`, server.url, "pub", "publisher-secret", FQRN, work],
+      { cwd: join(import.meta.dirname, "..", ".."), timeout: 30_000, reject: false },
+    );
+    expect(child.stdout.trim().split("\n").pop()).toBe("E_ABORTED");
+    expect(child.exitCode).toBe(3);
+    expect(handler.leases.list()).toEqual([]);
+    expect(s0.manifest().catalogHash).toBe(before.catalogHash);
   });
 
   it("retries a failed commit on a new lease with a fresh upload", async () => {

@@ -41,7 +41,7 @@ const cases: {
     before: [{ body: "first!" }, { body: `${marker}\nplan A` }, { body: "reply" }],
     body: `${marker}\nplan B`,
     action: "updated",
-    calls: [["GET", NOTES("1217", 2)], ["PUT", `${NOTES("1217", 2)}/101`]],
+    calls: [["GET", NOTES("1217", 2)], ["PUT", `${NOTES("1217", 2)}/2001`]],
     after: ["first!", `${marker}\nplan B`, "reply"],
   },
   {
@@ -77,8 +77,8 @@ describe("upsertMergeRequestNote through @gitbeaker/rest", () => {
   for (const c of cases) {
     it(c.name, async () => {
       const stored = gitlab.notes("1217", c.iid);
-      let id = 100 + 10 * c.iid;
-      for (const n of c.before) stored.push({ id: c.name === "LaterPipelineEditsTheMarkedNote" ? 100 + stored.length : id++, body: n.body, system: n.system ?? false, author: { username: "someone" } });
+      // Note ids: 1000 × iid + position, so expected paths can name them.
+      c.before.forEach((n, i) => stored.push({ id: 1000 * c.iid + i, body: n.body, system: n.system ?? false, author: { username: "someone" } }));
       const from = gitlab.calls.length;
       const api = createMergeRequestNotesApi({ url: gitlab.url, token: gitlab.token });
       const result = await upsertMergeRequestNote(api, { project: "1217", mergeRequestIid: c.iid, marker }, c.body);

@@ -79,6 +79,24 @@ describe("registry client through a faulty proxy (token auth behind it)", () => 
     expect(progress.at(-1)?.fields).toMatchObject({ bytes: layer.size, total: layer.size, digest: layer.digest });
   });
 
+  it("resumes a 12 MiB blob (hashed off-thread) and releases the connection when the reader stops early", async () => {
+    const big = await buildLayer([{ type: "file", path: "big", content: { size: 12 << 20, seed: 5 } }], { compression: "none" });
+    const img = await pushImage(registry, "faults/big:1", { layers: [big] });
+    const image = await client.image(ref("faults/big:1"));
+    proxy.setRules([{ kind: "drop-half", match: { path: big.digest }, times: 1 }]);
+    const bytes = await readAll(await image.layers[0]!.compressed());
+    expect(bytes.equals(big.blob)).toBe(true);
+    expect(img.layers[0]!.digest).toBe(big.digest);
+    const stream = await image.layers[0]!.compressed();
+    for await (const chunk of stream) {
+      expect((chunk as Buffer).length).toBeGreaterThan(0);
+      break;
+    }
+    expect(stream.destroyed).toBe(true);
+    // The next request still gets a connection: nothing was left hanging.
+    expect((await client.resolve(ref("faults/big:1"))).digest).toBe(img.manifestDigest);
+  });
+
   it("restarts, skipping what was delivered, when the server ignores Range", async () => {
     const image = await client.image(ref());
     proxy.setRules([

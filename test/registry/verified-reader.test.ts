@@ -8,9 +8,9 @@ import { VerifiedReader, verifyBytes } from "../../src/registry/verified-reader.
 const data = Buffer.from("hello, layer bytes");
 const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
-async function run(chunks: Buffer[], expectedDigest: string, size?: number): Promise<Buffer> {
+async function run(chunks: Buffer[], expectedDigest: string, size?: number, offThread = false): Promise<Buffer> {
   const out: Buffer[] = [];
-  const reader = new VerifiedReader(expectedDigest, size, "blob under test");
+  const reader = new VerifiedReader(expectedDigest, size, "blob under test", { offThread });
   await pipeline(Readable.from(chunks), reader, async function* (src) {
     for await (const c of src) out.push(c as Buffer);
     yield* [];
@@ -19,15 +19,16 @@ async function run(chunks: Buffer[], expectedDigest: string, size?: number): Pro
   return Buffer.concat(out);
 }
 
-describe("VerifiedReader", () => {
+describe.each([false, true])("VerifiedReader (off-thread hashing: %s)", (offThread) => {
+  const run2 = (chunks: Buffer[], d: string, size?: number) => run(chunks, d, size, offThread);
   it("passes bytes through unchanged when digest and size match", async () => {
-    expect((await run([data.subarray(0, 5), data.subarray(5)], digest, data.length)).equals(data)).toBe(true);
+    expect((await run2([data.subarray(0, 5), data.subarray(5)], digest, data.length)).equals(data)).toBe(true);
   });
 
   it("fails with DigestMismatchError naming both digests", async () => {
     const bad = Buffer.from(data);
     bad[3] = bad[3]! ^ 1;
-    const err = await run([bad], digest, data.length).catch((e: unknown) => e);
+    const err = await run2([bad], digest, data.length).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DigestMismatchError);
     expect((err as DigestMismatchError).expected).toBe(digest);
     expect((err as DigestMismatchError).actual).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -37,9 +38,21 @@ describe("VerifiedReader", () => {
     ["short", [data.subarray(0, 10)], 10],
     ["long", [data, Buffer.from("x")], data.length + 1],
   ])("fails a %s stream with SizeMismatchError", async (_n, chunks, actual) => {
-    const err = await run(chunks, digest, data.length).catch((e: unknown) => e);
+    const err = await run2(chunks, digest, data.length).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SizeMismatchError);
     expect((err as SizeMismatchError).actual).toBe(actual);
+  });
+
+  it("hashes 20 MiB in odd-sized chunks, across batches, to the right digest", async () => {
+    const big = Buffer.alloc(20 << 20);
+    for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
+    const bigDigest = `sha256:${createHash("sha256").update(big).digest("hex")}`;
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < big.length; i += 300_001) chunks.push(big.subarray(i, i + 300_001));
+    expect((await run2(chunks, bigDigest, big.length)).equals(big)).toBe(true);
+    const flipped = Buffer.from(big);
+    flipped[big.length - 1] = 1;
+    await expect(run2([flipped], bigDigest, big.length)).rejects.toBeInstanceOf(DigestMismatchError);
   });
 
   it("verifies whole buffers, sha512 too", () => {

@@ -17,12 +17,14 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
 import { memoryLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";
-import { walkTree } from "../../src/tree/image-tree.js";
+import { lookupNode, walkTree } from "../../src/tree/image-tree.js";
+import { materialiseTree } from "../../src/sandbox/materialise.js";
 import type { DirNode } from "../../src/tree/types.js";
 import { buildLayer, type Compression, type TestEntry } from "../support/layer-builder.js";
 import { memoryImage, writeOciLayout } from "../support/oci-layout.js";
@@ -121,6 +123,26 @@ async function ourRows(root: DirNode, store: LocalContentStore): Promise<{ rows:
     rows.set(path, row);
   }
   return { rows, inodes };
+}
+
+function lookupType(root: DirNode, path: string): string {
+  const n = lookupNode(root, path);
+  return n?.type ?? "missing";
+}
+
+/** Relative path → `kind:mode[:sha256]` / `link:target` of everything under `root`. */
+async function diskSnapshot(root: string, rel = ""): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const name of (await readdir(join(root, rel))).sort()) {
+    const p = rel ? `${rel}/${name}` : name;
+    const st = await lstat(join(root, p));
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isDirectory()) Object.assign(out, { [p]: `dir:${mode}` }, await diskSnapshot(root, p));
+    else if (st.isSymbolicLink()) out[p] = `link:${await readlink(join(root, p))}`;
+    else if (st.isFile()) out[p] = `file:${mode}:${createHash("sha256").update(await readFile(join(root, p))).digest("hex")}`;
+    else out[p] = `special:${mode}`;
+  }
+  return out;
 }
 
 const IMAGES: Record<string, TestEntry[][]> = {
@@ -235,6 +257,22 @@ describe("convertImage against umoci unpack --rootless", () => {
           expect([...ours.inodes.entries()].filter(([, i]) => i === ino).length).toBe(nlink);
         }
       }
+
+      // On disk: our sandbox holds what umoci's rootfs holds, bar device nodes and fifos (kept in
+      // the sidecar only) and the u+rwx / u+rw the materialiser adds.
+      const sandbox = dir.join(`${name}-sandbox`);
+      await materialiseTree(tree, sandbox, { store });
+      const specials = new Set([...ours.rows].filter(([p]) => ["char", "block", "fifo"].includes(lookupType(tree, p))).map(([p]) => p.slice(1)));
+      const umociDisk = Object.fromEntries(Object.entries(await diskSnapshot(join(bundle, "rootfs"))).filter(([p]) => !specials.has(p)));
+      const normalised = Object.fromEntries(
+        Object.entries(umociDisk).map(([p, v]) => {
+          const [kind, mode, ...rest] = v.split(":");
+          if (kind === "dir") return [p, `dir:${(parseInt(mode!, 8) | 0o700).toString(8)}`];
+          if (kind === "file") return [p, [kind, (parseInt(mode!, 8) | 0o600).toString(8), ...rest].join(":")];
+          return [p, v];
+        }),
+      );
+      expect(await diskSnapshot(sandbox)).toEqual(normalised);
 
       const zstd = await layers(entries, "zstd");
       const again = await convertImage(memoryImage(zstd), { store, cacheDir: false, logger: memoryLogger(), apptainer: false });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
-import { LayerError } from "../../src/errors.js";
+import { AbortedError, LayerError } from "../../src/errors.js";
 import { memoryLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";
 import { lookupNode } from "../../src/tree/image-tree.js";
@@ -62,6 +62,18 @@ describe("convertImage", () => {
     // The test image checks digests: corrupt the digest instead so the bytes reach the decoder.
     image.layers[1]!.compressed = async () => (await import("node:stream")).Readable.from([broken.blob]);
     await expect(convertImage(image, { store, cacheDir: false, logger: memoryLogger() })).rejects.toThrow(LayerError);
+  });
+
+  it("stops on abort with an AbortedError, whatever the layers are doing", async () => {
+    const { PassThrough } = await import("node:stream");
+    const stalled = new PassThrough();
+    stalled.write(base.blob.subarray(0, 40)); // a gzip header, then nothing more ever
+    const image = memoryImage([base, mid]);
+    image.layers[0]!.compressed = async () => stalled;
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    await expect(convertImage(image, { store, cacheDir: false, logger: memoryLogger(), signal: controller.signal })).rejects.toThrow(AbortedError);
+    expect(stalled.destroyed).toBe(true);
   });
 
   it("refuses blobs that are not layers", async () => {

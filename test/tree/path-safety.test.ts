@@ -7,6 +7,7 @@ import {
   isUnsafeArchivePath,
   parentPath,
   resolveInRoot,
+  resolveInRootDetailed,
 } from "../../src/tree/path-safety.js";
 
 describe("cleanArchivePath", () => {
@@ -63,6 +64,13 @@ describe("resolveInRoot", () => {
     ["/d/deep/f", "/tmp/f"],
     ["/", "/"],
   ])("%s → %s", (path, out) => expect(resolveInRoot(path, readlink)).toBe(out));
+
+  it("says when a link climbed above the root and how many links it followed", () => {
+    expect(resolveInRootDetailed("/up/x", readlink)).toEqual({ path: "/x", followed: 1, clamped: true });
+    expect(resolveInRootDetailed("/abs/x", readlink)).toEqual({ path: "/etc/x", followed: 1, clamped: false });
+    expect(resolveInRootDetailed("/chain/x", readlink)).toEqual({ path: "/usr/lib/x", followed: 2, clamped: false });
+    expect(resolveInRootDetailed("/plain", readlink)).toEqual({ path: "/plain", followed: 0, clamped: false });
+  });
 
   it("refuses loops", () => {
     expect(() => resolveInRoot("/loop1/x", readlink)).toThrow(UnsafePathError);

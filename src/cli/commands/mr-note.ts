@@ -4,7 +4,7 @@ import { createMergeRequestNotesApi, readGitLabToken } from "../../gitlab/gitlab
 import { upsertMergeRequestNote } from "../../gitlab/merge-request-note.js";
 import { planNoteMarker, renderPlanNote } from "../../gitlab/plan-note.js";
 import { PlanJson } from "../../gitlab/schema.js";
-import { info } from "../../logger.js";
+import { debug } from "../../logger.js";
 import type { CommandInput } from "../run-command.js";
 
 /**
@@ -32,7 +32,8 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
   const result = await upsertMergeRequestNote(createMergeRequestNotesApi({ url, token }), { project, mergeRequestIid, marker }, body);
   const summary = `${result.action} note ${result.noteId} on merge request !${mergeRequestIid}`;
   ctx.stdout.write(`${summary}\n`);
-  info(logger, "mr-note.done", summary, { action: result.action, noteId: result.noteId, mergeRequest: mergeRequestIid });
+  // The summary is already on stdout; the event is for --log-format json consumers.
+  debug(logger, "mr-note.done", summary, { action: result.action, noteId: result.noteId, mergeRequest: mergeRequestIid });
   return 0;
 }
 
