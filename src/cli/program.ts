@@ -75,7 +75,7 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
         .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
         .addOption(opt("--base <git-rev>", "only what the wishlist change since this git revision brings"))
         .addOption(opt("--format <format>", "table or json", "table"))
-        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "0"))
+        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
         .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
         .addOption(new Option("--offline", "check and normalise the wishlist without network").env(envName("--offline"))),
       false,
@@ -96,8 +96,9 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
         .command("sync")
         .description("make the repository match the wishlist: convert, publish, re-tag, remove")
         .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
-        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "0"))
-        .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg")),
+        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
+        .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
+        .addOption(opt("--shard <i/n>", "run only shard i of n (1-based), so n runners split the wishlist")),
       true,
     ),
   ).action(action("sync"));

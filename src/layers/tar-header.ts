@@ -8,6 +8,7 @@ import { LayerError } from "../errors.js";
  * header is decoded here in full.
  */
 
+/** Tar block size: headers are one block, bodies are padded to whole blocks. */
 export const BLOCK = 512;
 
 /** One tar entry's header, with pax and GNU long records already folded in. */

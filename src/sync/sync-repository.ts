@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import { errorCode } from "../errors.js";
 import { info, warn, type Logger } from "../logger.js";
@@ -44,6 +45,22 @@ export interface ExecuteOptions {
   logger: Logger;
   signal?: AbortSignal;
   now?: Date;
+  /** Run only this share of the plan (`--shard I/N`), so N runners split a large wishlist. */
+  shard?: Shard;
+}
+
+/** Shard `index` (1-based, as GitLab's CI_NODE_INDEX) of `total`. */
+export interface Shard {
+  index: number;
+  total: number;
+}
+
+/**
+ * The shard a key belongs to: 1 + the first four bytes of its SHA-256, big-endian, modulo the
+ * count. Stable across runs and runners, so every runner agrees without talking to the others.
+ */
+export function shardOf(key: string, total: number): number {
+  return 1 + (createHash("sha256").update(key).digest().readUInt32BE(0) % total);
 }
 
 interface Converted {
@@ -73,9 +90,13 @@ export async function executePlan(
   const converted = new Map<string, Converted>();
   const preparedDirs = new Set<string>();
   const limit = pLimit(opts.concurrency);
+  const shard = opts.shard && opts.shard.total > 1 ? opts.shard : undefined;
+  // A conversion and every name that waits for it share a shard (keyed by manifest digest), so no
+  // two runners write one image directory; other names go by their path, removals by config hex.
+  const mine = (key: string): boolean => shard === undefined || shardOf(key, shard.total) === shard.index;
 
   await Promise.all(
-    plan.conversions.map((conversion) =>
+    plan.conversions.filter((c) => mine(c.manifestDigest)).map((conversion) =>
       limit(async () => {
         const started = Date.now();
         const reference = conversion.references[0] ?? "";
@@ -133,9 +154,12 @@ export async function executePlan(
     ),
   );
 
-  const edits = assembleTagEdits(plan, dirOfManifest, failedManifests);
-  const removals = dueRemovals(plan, edits);
-  const scheduleChanged = JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
+  const edits = assembleTagEdits(plan, dirOfManifest, failedManifests).filter(({ tag }) =>
+    mine(tag.convert && tag.manifestDigest ? tag.manifestDigest : tag.publicPath),
+  );
+  const removals = dueRemovals(plan, edits).filter((dir) => mine(layout.configHexOf(dir) ?? dir));
+  // One writer for the schedule file: every shard computes the same one from the same state.
+  const scheduleChanged = (shard === undefined || shard.index === 1) && JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
   // A local stratum 0 publishes the queued image mounts with the final change; a gateway already did.
   const mountsQueued = target.kind === "local" && [...converted.values()].some((c) => c.files !== undefined);
   const anyChange = edits.some((e) => e.changed) || removals.length > 0 || scheduleChanged || mountsQueued;
@@ -147,7 +171,7 @@ export async function executePlan(
       edit: (editor, store) =>
         applyTagEdits(editor, edits, removals, {
           layout,
-          next: plan.schedule,
+          next: scheduleChanged ? plan.schedule : state.schedule,
           previous: state.schedule,
           store,
           mtime: Math.floor(now.getTime() / 1000),
@@ -161,7 +185,7 @@ export async function executePlan(
     info(logger, "sync.unchanged", "the repository already matches the wishlist: nothing published");
   }
   for (const r of removals) info(logger, "image.removed", `removed ${r}`, { imageDir: r });
-  const rows = summaryRows(plan, edits, converted, failedManifests, resolveFailures);
+  const rows = summaryRows(plan, edits, converted, failedManifests, shard && shard.index !== 1 ? [] : resolveFailures, mine);
   const failed = rows.filter((r) => r.result === "failed").length;
   if (failed > 0) warn(logger, "sync.failed", `${failed} image(s) failed; the rest were published`, { failed });
   return { rows, ...(revision !== undefined ? { revision } : {}), failed };
@@ -173,6 +197,7 @@ function summaryRows(
   converted: ReadonlyMap<string, Converted>,
   failed: ReadonlyMap<string, string>,
   resolveFailures: readonly ResolveFailure[],
+  mine: (key: string) => boolean,
 ): SyncRow[] {
   const rows: SyncRow[] = edits.map(({ tag, skipped }) => {
     const conv = tag.manifestDigest ? converted.get(tag.manifestDigest) : undefined;
@@ -193,7 +218,7 @@ function summaryRows(
   for (const f of resolveFailures) {
     rows.push({ image: f.reference, action: "resolve", result: "failed", error: `${f.entry.file}:${f.entry.line}: ${f.message}` });
   }
-  for (const r of plan.imageRemovals) {
+  for (const r of plan.imageRemovals.filter((removal) => mine(removal.hex))) {
     rows.push({ image: r.imageDir, action: r.due ? "remove image" : `remove after ${r.removeAfter ?? "?"}`, result: "ok", ...(r.files !== undefined ? { files: r.files } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}) });
   }
   return rows;

@@ -137,6 +137,7 @@ export const OPAQUE_WHITEOUT = ".wh..wh..opq";
  */
 export type NameKind = { kind: "plain" } | { kind: "whiteout"; name: string } | { kind: "opaque" } | { kind: "meta" };
 
+/** The `NameKind` of a last path component. */
 export function classifyName(base: string): NameKind {
   if (!base.startsWith(WHITEOUT_PREFIX)) return { kind: "plain" };
   if (base === OPAQUE_WHITEOUT) return { kind: "opaque" };

@@ -55,6 +55,9 @@ describe("materialiseTree", () => {
       { type: "symlink", path: "up", target: "../../.." },
       { type: "symlink", path: "canlink", target: "../canary" },
       { type: "symlink", path: "abscanary", target: `${canary}/file` },
+      { type: "file", path: "canlink/same-layer", content: "same layer" },
+      { type: "symlink", path: "abscanarydir", target: canary },
+      { type: "file", path: "abscanarydir/sub/deep", content: "through an absolute host path" },
       { type: "file", path: "../../canary/pwned", content: "climb" },
       { type: "file", path: `${canary}/abs-pwned`, content: "abs" },
       { type: "hardlink", path: "outside-link", target: "../../../canary/file" },
@@ -87,7 +90,7 @@ describe("materialiseTree", () => {
     expect(logger.events.find((e) => e.event === "tree.resolved" && e.fields?.entry === "a/x")?.fields?.path).toBe("/etc/x");
     const warned = logger.events.filter((e) => e.event === "tree.unsafe").map((e) => e.fields?.entry);
     expect(warned).toEqual(
-      expect.arrayContaining(["../../canary/pwned", `${canary}/abs-pwned`, "outside-link", "up/y", "canlink/z", "passwd-hard", "../canary/file"]),
+      expect.arrayContaining(["../../canary/pwned", `${canary}/abs-pwned`, "outside-link", "up/y", "canlink/z", "canlink/same-layer", "passwd-hard", "../canary/file"]),
     );
     const stats = await materialiseTree(tree, sandbox, { store, image: "localhost:5000/evil/image:1" });
 
@@ -104,6 +107,8 @@ describe("materialiseTree", () => {
       y: "file:644:via up",
       "canary/z": "file:644:via canlink",
       "canary/pwned": "file:644:climb",
+      "canary/same-layer": "file:644:same layer",
+      [`${canary.slice(1)}/sub/deep`]: "file:644:through an absolute host path",
       "canary/file": "file:644:overwrite?",
       [`${canary.slice(1)}/abs-pwned`]: "file:644:abs",
       abscanary: "file:644:replaces the link",

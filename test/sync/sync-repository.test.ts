@@ -237,3 +237,42 @@ describe("sync on a local stratum 0", () => {
     expect(statSync(path.join(stratum0(), ".cvmfspublished")).mtimeMs).toBe(before);
   });
 });
+
+describe("sync --shard", () => {
+  it("two shards publish disjoint shares that together make the whole repository", async () => {
+    const shardDir = await testdir();
+    const base2 = await buildLayer([{ type: "file", path: "etc/base", content: "shared" }]);
+    const pushed: Record<string, PushedImage> = {};
+    for (let n = 0; n < 6; n++) pushed[`shard/img${n}:1`] = await push(`shard/img${n}:1`, [base2, await appLayer(`img${n}`, 100 + n)]);
+    const list = shardDir.join("images.txt");
+    await writeFile(list, Object.keys(pushed).map((n) => `${registry.host}/${n}`).join("\n"));
+    const args = (shard: string) => [
+      "sync", "--wishlist", list, "--shard", shard, "--keep-removed", "0",
+      "--repo", FQRN, "--stratum0", shardDir.join("s0"), "--keys-dir", shardDir.join("keys"),
+      "--cache-dir", shardDir.join("cache"), "--insecure-registry", registry.host, "--log-format", "json",
+    ];
+    const first = await runCli(args("1/2"));
+    expect(first.code).toBe(0);
+    const reader1 = await RepositoryReader.open({ dir: shardDir.join("s0") }, { fqrn: FQRN });
+    const afterFirst = await Promise.all(Object.keys(pushed).map(async (n) => (await reader1.lookup(`/${n}`)) !== null));
+    await reader1.close();
+    expect(afterFirst.some(Boolean)).toBe(true);
+    expect(afterFirst.every(Boolean)).toBe(false);
+
+    const second = await runCli(args("2/2"));
+    expect(second.code).toBe(0);
+    const converted = second.events().filter((e) => e["event"] === "image.catalog").length;
+    expect(converted).toBe(afterFirst.filter((x) => !x).length);
+    const reader = await RepositoryReader.open({ dir: shardDir.join("s0") }, { fqrn: FQRN });
+    for (const [name, image] of Object.entries(pushed)) {
+      const target = await reader.readlink(`/${name}`);
+      expect(path.posix.resolve(path.posix.dirname(`/${name}`), target)).toBe(layout.imageDir(image.configDigest));
+    }
+    await reader.close();
+    const { problems } = await verifyRepository({ dir: shardDir.join("s0") }, { fqrn: FQRN });
+    expect(problems).toEqual([]);
+    const bad = await runCli([...args("3/2")]);
+    expect(bad.code).toBe(2);
+    await shardDir.cleanup();
+  });
+});

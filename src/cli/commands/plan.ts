@@ -59,7 +59,7 @@ export async function run(input: CommandInput): Promise<number> {
       if (reader) {
         plan = (
           await getSyncPlan(entries, { registry, reader, layout }, {
-            keepRemovedDays: Number(options["keepRemoved"] ?? 0),
+            keepRemovedDays: Number(options["keepRemoved"] ?? 7),
             concurrency: input.settings.concurrency,
             logger,
             signal: ctx.signal,
@@ -160,8 +160,11 @@ function focusPlan(plan: Plan, focus: { added: WishlistEntry[]; removed: Wishlis
   const tags = plan.tags.filter((t) => (t.file !== undefined && lines.has(`${t.file}:${t.line}`)) || removedPaths.has(t.publicPath));
   const paths = new Set(tags.map((t) => t.publicPath));
   const conversions = plan.conversions.filter((c) => c.publicPaths.some((p) => paths.has(p)));
+  const imageRemovals = plan.imageRemovals.filter((r) => r.lastNames.some((n) => removedPaths.has(n)));
   const summary = { ...plan.summary };
   for (const key of ["add", "update", "keep", "remove"] as const) summary[key] = tags.filter((t) => t.action === key).length;
   summary.convert = conversions.length;
-  return { ...plan, tags, conversions, summary };
+  summary.removeImages = imageRemovals.filter((r) => r.due).length;
+  summary.waiting = imageRemovals.filter((r) => !r.due).length;
+  return { ...plan, tags, conversions, imageRemovals, summary };
 }

@@ -7,7 +7,7 @@ import { resolveTarget, splitList } from "../../config/settings.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
 import { createLayout, type LayoutKind } from "../../sync/layout.js";
 import { openPublishTarget } from "../../sync/publish-target.js";
-import { executePlan, type SyncRow } from "../../sync/sync-repository.js";
+import { executePlan, type Shard, type SyncRow } from "../../sync/sync-repository.js";
 import { loadWishlists } from "../../wishlist/load-wishlists.js";
 import type { CommandInput } from "../run-command.js";
 import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.js";
@@ -24,7 +24,8 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   const files = splitList(options["wishlist"] as string[] | string | undefined);
   const layoutKind = ((options["layout"] as string | undefined) ?? "osg") as LayoutKind;
   if (!LAYOUTS.includes(layoutKind)) throw new ConfigError(`--layout must be one of ${LAYOUTS.join(", ")}, got "${layoutKind}"`);
-  const keepRemovedDays = Number(options["keepRemoved"] ?? 0);
+  const keepRemovedDays = Number(options["keepRemoved"] ?? 7);
+  const shard = parseShard(options["shard"] as string | undefined);
   if (!Number.isFinite(keepRemovedDays) || keepRemovedDays < 0) throw new ConfigError(`--keep-removed must be a number of days ≥ 0`);
   const target = resolveTarget(
     {
@@ -77,6 +78,7 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
       concurrency: settings.concurrency,
       logger,
       signal: ctx.signal,
+      ...(shard ? { shard } : {}),
     });
     ctx.stdout.write(`${summaryTable(result.rows)}\n`);
     const revision = result.revision !== undefined ? `published revision ${result.revision}` : "nothing to publish";
@@ -86,6 +88,18 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
     await registry.close();
     await publishTarget.close();
   }
+}
+
+/** `--shard I/N` (1-based, as GitLab's CI_NODE_INDEX/CI_NODE_TOTAL). */
+export function parseShard(text: string | undefined): Shard | undefined {
+  if (text === undefined || text === "") return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = Number(m?.[1]);
+  const total = Number(m?.[2]);
+  if (!m || index < 1 || total < 1 || index > total || total > 200) {
+    throw new ConfigError(`--shard "${text}" is not I/N with 1 ≤ I ≤ N ≤ 200 (e.g. 2/4)`);
+  }
+  return { index, total };
 }
 
 function summaryTable(rows: SyncRow[]): string {
