@@ -1,7 +1,52 @@
-/** The library's public API. */
+/**
+ * The library's public API: what the CLI composes, for sites that script their own service.
+ * Everything here is stable across patch releases; modules not listed are internal.
+ */
 export * from "./errors.js";
 export * from "./logger.js";
+
+// Image references and wishlists
 export * from "./wishlist/reference.js";
+export { loadWishlists, checkWishlists, parseWishlist, expandWishlist } from "./wishlist/load-wishlists.js";
+export type { WishlistEntry } from "./wishlist/entry.js";
+export { getWishlistChanges, diffWishlists } from "./wishlist/git-base.js";
+
+// Registry and the image model
 export * from "./registry/image.js";
-export * from "./cvmfs/content.js";
+export { createRegistryClient, type RegistryClient } from "./registry/registry-client.js";
+export type { RegistryClientOptions } from "./registry/options.js";
+
+// Image tree, conversion, Apptainer sandbox
 export * from "./tree/types.js";
+export { convertImage, type ConvertOptions, type ConvertStats } from "./sandbox/convert-image.js";
+export { materialiseTree, type MaterialiseOptions } from "./sandbox/materialise.js";
+export { assembleApptainerFiles, type ApptainerFile } from "./sandbox/apptainer-files.js";
+export { applyApptainerFiles } from "./sandbox/apply-apptainer-files.js";
+
+// CVMFS repository
+export * from "./cvmfs/content.js";
+export { LocalContentStore } from "./cvmfs/local-content-store.js";
+export { writeImageCatalogs, type NestedCatalogRef } from "./cvmfs/catalog-writer.js";
+export { CatalogEditor } from "./cvmfs/catalog-editor.js";
+export { openCatalog } from "./cvmfs/catalog-reader.js";
+export { Stratum0 } from "./cvmfs/stratum0.js";
+export { RepositoryReader } from "./cvmfs/repository-reader.js";
+export { verifyRepository } from "./cvmfs/verify.js";
+export { createRepositoryServer } from "./cvmfs/serve.js";
+export { loadOrCreateKeys } from "./cvmfs/keys.js";
+
+// Gateway
+export { GatewayClient } from "./gateway/gateway-client.js";
+export { publishThroughGateway } from "./gateway/gateway-publisher.js";
+export { createGatewayHandler } from "./gateway/dev-gateway.js";
+export { readGatewayKey, GatewayKey } from "./gateway/key-file.js";
+
+// Sync
+export { createLayout, linkTarget, type RepositoryLayout, type LayoutOptions } from "./sync/layout.js";
+export { assemblePlan, formatPlanTable, planToJson, type Plan } from "./sync/plan.js";
+export { getSyncPlan } from "./sync/get-sync-plan.js";
+export { executePlan, shardOf, type SyncResult } from "./sync/sync-repository.js";
+export { openPublishTarget } from "./sync/publish-target.js";
+
+// The CLI, for embedding
+export { main } from "./cli/main.js";

@@ -70,6 +70,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     // Warm the page cache and both connection pools, then alternate, keeping each side's best.
     await plain();
     await viaClient();
+    ctx.note("warmed up; measuring 3 rounds");
     let bestPlain = Infinity;
     let bestClient = Infinity;
     let peakRss = 0;
