@@ -1,3 +1,5 @@
+import { humanBytes } from "../sync/plan-format.js";
+
 /** Plain-text tables for summaries and plans: aligned columns, no colours, safe in CI logs. */
 
 export interface Column<Row> {
@@ -17,17 +19,9 @@ export function formatTable<Row>(columns: Column<Row>[], rows: Row[]): string {
   return [line(columns.map((c) => c.header)), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
 }
 
-/** 1536 → "1.5 KiB". */
+/** 1536 → "1.5 KiB"; "-" when unknown. */
 export function formatBytes(bytes: number | undefined): string {
-  if (bytes === undefined) return "-";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+  return bytes === undefined ? "-" : humanBytes(bytes);
 }
 
 /** 83_400 ms → "1m23s". */

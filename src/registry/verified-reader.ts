@@ -7,10 +7,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { DigestMismatchError, SizeMismatchError } from "../errors.js";
-import { OffThreadHash } from "./_off-thread-hash.js";
-
-/** From this size on, hash on the worker thread: below it, the hand-over costs more than it saves. */
-const OFF_THREAD_FROM = 8 << 20;
 
 /** Digest algorithms the OCI spec registers; the name before `:` maps to a node:crypto hash. */
 const ALGORITHMS: Record<string, string> = { sha256: "sha256", sha512: "sha512" };
@@ -30,14 +26,12 @@ export function verifyBytes(bytes: Uint8Array, digest: string, size: number | un
 }
 
 /**
- * Counts and hashes bytes flowing through; verifies digest and size at the end. Blobs of 8 MiB
- * and more are hashed on a worker thread (`offThread: false` forces inline hashing).
+ * Counts and hashes bytes flowing through; verifies digest and size at the end. Hashing is inline:
+ * sha256 runs at about the speed of a loopback transfer, and a worker thread would only move the
+ * same CPU work to a core the registry or the decompressor needs (measured: no gain on 2 cores).
  */
 export class VerifiedReader extends Transform {
-  private readonly hash: Hash | undefined;
-  private readonly offThread: OffThreadHash | undefined;
-  private readonly algo: string;
-  private finished = false;
+  private readonly hash: Hash;
   /** Bytes seen so far. */
   bytes = 0;
 
@@ -45,14 +39,9 @@ export class VerifiedReader extends Transform {
     private readonly expectedDigest: string,
     private readonly expectedSize: number | undefined,
     private readonly what: string,
-    options: { offThread?: boolean } = {},
   ) {
     super({ highWaterMark: 1 << 20 });
-    const hash = hasherFor(expectedDigest, what);
-    this.algo = expectedDigest.slice(0, expectedDigest.indexOf(":"));
-    const big = expectedSize === undefined || expectedSize >= OFF_THREAD_FROM;
-    if ((options.offThread ?? big) && (this.algo === "sha256" || this.algo === "sha512")) this.offThread = new OffThreadHash(this.algo);
-    else this.hash = hash;
+    this.hash = hasherFor(expectedDigest, what);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -61,40 +50,17 @@ export class VerifiedReader extends Transform {
       done(new SizeMismatchError(this.what, this.expectedSize, this.bytes));
       return;
     }
-    if (this.hash) {
-      this.hash.update(chunk);
-      done(null, chunk);
-      return;
-    }
-    let wait: Promise<void> | undefined;
-    try {
-      wait = this.offThread!.update(chunk);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    this.push(chunk);
-    if (wait) wait.then(() => done(), done);
-    else done();
+    this.hash.update(chunk);
+    done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    this.finished = true;
     if (this.expectedSize !== undefined && this.bytes !== this.expectedSize) {
-      this.offThread?.abandon();
       done(new SizeMismatchError(this.what, this.expectedSize, this.bytes));
       return;
     }
-    const check = (hex: string) => {
-      const actual = `${this.algo}:${hex}`;
-      done(actual === this.expectedDigest ? null : new DigestMismatchError(this.what, this.expectedDigest, actual));
-    };
-    if (this.hash) check(this.hash.digest("hex"));
-    else this.offThread!.digest().then(check, done);
-  }
-
-  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.finished) this.offThread?.abandon();
-    callback(err);
+    const algo = this.expectedDigest.slice(0, this.expectedDigest.indexOf(":"));
+    const actual = `${algo}:${this.hash.digest("hex")}`;
+    done(actual === this.expectedDigest ? null : new DigestMismatchError(this.what, this.expectedDigest, actual));
   }
 }

@@ -102,10 +102,10 @@ export function assembleWishlists(sources: readonly WishlistSource[], logger: Lo
 }
 
 /**
- * Read wishlist files and assemble them (see `assembleWishlists`). A file that cannot be read is
- * one more problem of the same WishlistError, at line 0, so the user sees everything at once.
+ * Read wishlist files. A file that cannot be read is one problem of a WishlistError at line 0,
+ * together with every bad line of the files that could be read, so the user sees everything at once.
  */
-export async function loadWishlists(files: readonly string[], options: { logger?: Logger } = {}): Promise<WishlistEntry[]> {
+export async function readWishlistSources(files: readonly string[]): Promise<WishlistSource[]> {
   const sources: WishlistSource[] = [];
   const unreadable: WishlistProblem[] = [];
   for (const file of files) {
@@ -119,7 +119,12 @@ export async function loadWishlists(files: readonly string[], options: { logger?
     const rest = checkWishlists(sources).problems;
     throw new WishlistError([...unreadable, ...rest]);
   }
-  return assembleWishlists(sources, options.logger);
+  return sources;
+}
+
+/** Read wishlist files and assemble them (see `readWishlistSources` and `assembleWishlists`). */
+export async function loadWishlists(files: readonly string[], options: { logger?: Logger } = {}): Promise<WishlistEntry[]> {
+  return assembleWishlists(await readWishlistSources(files), options.logger);
 }
 
 export { expandWishlist, type ExpandedEntry, type ListTags } from "./expand-wishlist.js";

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { RepositoryReader } from "../../cvmfs/repository-reader.js";
 import { ConfigError, WishlistError, type WishlistProblem } from "../../errors.js";
@@ -11,7 +10,7 @@ import { formatPlanTable, planToJson, type Plan } from "../../sync/plan.js";
 import { emptyPublishedState } from "../../sync/published-state.js";
 import { assemblePlan } from "../../sync/plan.js";
 import { getWishlistChanges } from "../../wishlist/git-base.js";
-import { assembleWishlists, checkWishlists, type WishlistSource } from "../../wishlist/load-wishlists.js";
+import { assembleWishlists, checkWishlists, readWishlistSources } from "../../wishlist/load-wishlists.js";
 import { wishlistCheckRows } from "../../wishlist/wishlist-report.js";
 import type { WishlistEntry } from "../../wishlist/entry.js";
 import { formatImageReference } from "../../wishlist/reference.js";
@@ -42,7 +41,7 @@ export async function run(input: CommandInput): Promise<number> {
     focus = { added: changes.diff.added, removed: changes.diff.removed };
     info(logger, "plan.base", `since ${base}: ${focus.added.length} line(s) added, ${focus.removed.length} removed`);
   } else {
-    entries = assembleWishlists(await readSources(files), logger);
+    entries = assembleWishlists(await readWishlistSources(files), logger);
   }
 
   const layout = createLayout({ kind: ((options["layout"] as LayoutKind | undefined) ?? "osg") });
@@ -86,22 +85,8 @@ function wishlistFiles(options: Record<string, unknown>): string[] {
   return files.length > 0 ? files : ["images.txt"];
 }
 
-async function readSources(files: string[]): Promise<WishlistSource[]> {
-  const problems: WishlistProblem[] = [];
-  const sources: WishlistSource[] = [];
-  for (const file of files) {
-    try {
-      sources.push({ file, text: await readFile(file, "utf8") });
-    } catch (err) {
-      problems.push({ file, line: 0, message: `cannot read wishlist: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
-    }
-  }
-  if (problems.length > 0) throw new WishlistError(problems);
-  return sources;
-}
-
 async function offline(files: string[], format: string, { ctx, logger }: CommandInput): Promise<number> {
-  const check = checkWishlists(await readSources(files));
+  const check = checkWishlists(await readWishlistSources(files));
   const rows = wishlistCheckRows(check, files);
   for (const d of check.duplicates) {
     logger.log({ level: "warn", event: "wishlist.duplicate", message: `${d.entry.file}:${d.entry.line}: duplicate of ${d.first.file}:${d.first.line}` });
