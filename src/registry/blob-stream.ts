@@ -5,7 +5,7 @@
  * A blob the registry lacks is fetched from the descriptor's `urls` (non-distributable layers).
  * Progress goes to the logger as throttled `layer.progress` events.
  */
-import type { Readable } from "node:stream";
+import { addAbortSignal, type Readable } from "node:stream";
 import { DigestMismatchError, RegistryError, SizeMismatchError } from "../errors.js";
 import { info, warn } from "../logger.js";
 import type { Descriptor } from "./image.js";
@@ -21,7 +21,7 @@ export interface OpenBlobOptions {
 }
 
 /** The first response for a blob: from the registry, else from one of the descriptor's URLs. */
-async function firstResponse(transport: RegistryTransport, repository: string, d: Descriptor, base: SendRequest): Promise<{ res: SentResponse; req: SendRequest }> {
+async function firstResponse(transport: RegistryTransport, d: Descriptor, base: SendRequest): Promise<{ res: SentResponse; req: SendRequest }> {
   try {
     return { res: await transport.send(base), req: base };
   } catch (err) {
@@ -44,6 +44,7 @@ async function firstResponse(transport: RegistryTransport, repository: string, d
 /**
  * Open `descriptor` of `repository` as a verified stream. Rejects when the first request fails
  * (missing blob, auth); later failures (digest, size, retries exhausted) error the stream.
+ * The stream holds a connection until it ends: read it to the end or destroy it.
  */
 export async function openBlob(transport: RegistryTransport, repository: string, descriptor: Descriptor, options: OpenBlobOptions = {}): Promise<Readable> {
   const what = options.what ?? `blob ${descriptor.digest}`;
@@ -56,7 +57,7 @@ export async function openBlob(transport: RegistryTransport, repository: string,
     what: `get ${what}`,
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  const first = await firstResponse(transport, repository, descriptor, base);
+  const first = await firstResponse(transport, descriptor, base);
 
   async function* chunks(): AsyncGenerator<Buffer> {
     let res: SentResponse | undefined = first.res;
@@ -121,6 +122,7 @@ export async function openBlob(transport: RegistryTransport, repository: string,
   // The verified reader is the only stream layer: the loop below writes into it and waits for
   // 'drain', so backpressure reaches the socket and nothing piles up in memory.
   const verified = new VerifiedReader(descriptor.digest, descriptor.size, what);
+  if (options.signal) addAbortSignal(options.signal, verified);
   const source = chunks();
   let closed = false;
   verified.once("close", () => {

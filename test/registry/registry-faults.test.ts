@@ -126,6 +126,29 @@ describe("registry client through a faulty proxy (token auth behind it)", () => 
     expect(retries[0]!.fields?.["delayMs"]).toBe(1000);
   });
 
+  it("caps a Retry-After longer than maxRetryAfterMs", async () => {
+    const capped = createRegistryClient({ insecureRegistries: [proxy.host], authFile: false, maxRetryAfterMs: 50, retries: 1 });
+    await capped.resolve(ref());
+    proxy.reset();
+    proxy.setRules([{ kind: "status", status: 429, retryAfter: "3600", match: { path: "/manifests/" }, times: 1 }]);
+    const t = Date.now();
+    await capped.resolve(ref());
+    expect(Date.now() - t).toBeLessThan(1000);
+    expect(proxy.requests.map((r) => r.status)).toEqual([429, 200]);
+    await capped.close();
+  });
+
+  it("stops a download when its signal aborts, without retrying", async () => {
+    const image = await client.image(ref());
+    const ac = new AbortController();
+    const stream = await image.layers[0]!.compressed({ signal: ac.signal });
+    const err = await (async () => {
+      for await (const _ of stream) ac.abort(new Error("stop now"));
+    })().catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/stop now|aborted/i);
+    expect(logger.events.filter((e) => e.event === "registry.retry")).toEqual([]);
+  });
+
   it("honours an HTTP-date Retry-After", async () => {
     const when = new Date(Date.now() + 2000).toUTCString();
     proxy.setRules([{ kind: "status", status: 429, retryAfter: when, match: { path: "/manifests/" }, times: 1 }]);

@@ -27,7 +27,7 @@ import { lookupNode, walkTree } from "../../src/tree/image-tree.js";
 import { materialiseTree } from "../../src/sandbox/materialise.js";
 import type { DirNode } from "../../src/tree/types.js";
 import { buildLayer, type Compression, type TestEntry } from "../support/layer-builder.js";
-import { memoryImage, writeOciLayout } from "../support/oci-layout.js";
+import { memoryImage, openOciLayout, writeOciLayout } from "../support/oci-layout.js";
 import { testdir, type Testdir } from "../support/testdir.js";
 
 interface Row {
@@ -242,7 +242,8 @@ describe("convertImage against umoci unpack --rootless", () => {
       const mtreeFile = readdirSync(bundle).find((f) => f.endsWith(".mtree"))!;
       const theirs = parseMtree(readFileSync(join(bundle, mtreeFile), "utf8"));
 
-      const { tree } = await convertImage(memoryImage(built), { store, cacheDir: false, logger: memoryLogger(), apptainer: false });
+      // Read back through the file-backed Image over the very layout umoci read.
+      const { tree } = await convertImage(await openOciLayout(layout, "latest"), { store, cacheDir: false, logger: memoryLogger(), apptainer: false });
       const ours = await ourRows(tree, store);
       expect(theirs.size).toBeGreaterThan(8);
       theirs.delete("/");
