@@ -112,9 +112,11 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
     }
     await Promise.all(pending);
     if (failure !== undefined) throw failure;
-  } catch (err) {
+  } catch (caught) {
     tarStream.destroy();
     await Promise.allSettled(pending);
+    // A failed put destroys its body, which the tar reader then reports: the put's error is the cause.
+    const err = failure ?? caught;
     if (signal?.aborted) throw new AbortedError(`layer ${digest}: aborted`, { cause: err });
     if (err instanceof ToolError) throw err;
     throw new LayerError(`decode layer ${digest}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });

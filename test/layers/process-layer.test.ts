@@ -170,3 +170,15 @@ describe("layer cache", () => {
     expect(e.meta).toMatchObject({ mtime: 1700000000, mtimeNs: 500_000_000, xattrs: { "security.capability": Buffer.from([1, 0, 0xff]) } });
   });
 });
+
+describe("processLayer with a failing store", () => {
+  it("reports the store's error, not the half-read body it left behind", async () => {
+    const built = await buildLayer(ENTRIES.slice(0, 3), { compression: "gzip" });
+    const failing = Object.create(store) as LocalContentStore;
+    failing.putFile = async (body) => {
+      (body as Readable).destroy(new Error("disk full"));
+      throw new LayerError("store object: disk full");
+    };
+    await expect(processLayer(asLayer(built.blob, MediaTypes.ociLayerGzip), { store: failing })).rejects.toThrow("store object: disk full");
+  });
+});
