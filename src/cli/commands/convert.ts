@@ -1,17 +1,17 @@
 import { join, resolve } from "node:path";
-import { LocalContentStore } from "../../cvmfs/local-content-store.js";
 import { info } from "../../logger.js";
 import { createRegistryClient } from "../../registry/registry-client.js";
 import { convertImage } from "../../sandbox/convert-image.js";
 import { materialiseTree } from "../../sandbox/materialise.js";
+import { PlainContentStore } from "../../sandbox/materialise-plain-store.js";
 import { formatImageReference, parseImageReference } from "../../wishlist/reference.js";
 import type { CommandInput } from "../run-command.js";
 import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.js";
 
 /**
  * `convert IMAGE --sandbox DIR`: pull one image and write it as an Apptainer sandbox, as an
- * ordinary user. File bytes pass through the content store in the cache directory, so a second
- * image sharing base layers reuses their decoded results.
+ * ordinary user. File bytes pass through a plain (uncompressed) store in the cache directory:
+ * a sandbox needs no CVMFS objects, and a second image sharing base layers reuses their results.
  */
 export async function run({ args, options, settings, logger, ctx }: CommandInput): Promise<number> {
   const started = Date.now();
@@ -31,10 +31,12 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
       layers: image.layers.length,
       manifestDigest: image.manifestDigest,
     });
-    const store = await LocalContentStore.create(join(settings.cacheDir, "objects"));
+    // Its own cache directory: these layer results name plain objects, not CVMFS ones.
+    const cacheDir = join(settings.cacheDir, "sandbox");
+    const store = await PlainContentStore.create(join(cacheDir, "objects"));
     const { tree, stats } = await convertImage(image, {
       store,
-      cacheDir: settings.cacheDir,
+      cacheDir,
       concurrency: Math.max(2, Math.min(settings.concurrency, 8)),
       logger,
       signal: ctx.signal,
