@@ -193,7 +193,7 @@ export class WishlistError extends ToolError {
   constructor(readonly problems: WishlistProblem[]) {
     super(
       `wishlist has ${problems.length} error(s):\n` +
-        problems.map((p) => `  ${p.file}:${p.line}: ${p.message}`).join("\n"),
+        problems.map((p) => `  ${p.line > 0 ? `${p.file}:${p.line}` : p.file}: ${p.message}`).join("\n"),
     );
   }
 }
@@ -217,6 +217,15 @@ export class AbortedError extends ToolError {
 /** Should never happen: a bug in this tool. */
 export class InternalError extends ToolError {
   readonly code = "E_INTERNAL";
+}
+
+/**
+ * `what: cause` as a ConfigError (exit 2, nothing published), for failures that happen before
+ * any work starts: a repository or key directory that cannot be opened, a state that cannot be read.
+ */
+export function asConfigError(what: string, cause: unknown): ToolError {
+  if (cause instanceof ToolError && cause.exitCode === 2) return cause;
+  return new ConfigError(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
 }
 
 /** The stable code of any error, `E_INTERNAL` for errors not raised on purpose. */

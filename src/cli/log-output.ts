@@ -7,6 +7,11 @@ import type { LogEvent, Logger, LogLevel } from "../logger.js";
  * result (a plan, a summary table) and can be piped.
  */
 
+/** Hides the password of any `scheme://user:password@host` in a text: users put them in URLs. */
+export function redactSecrets(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+):([^/@\s]+)@/gi, "$1$2:***@");
+}
+
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 /** Progress events are for the progress display; as text lines they would flood a CI log. */
@@ -19,7 +24,7 @@ export function textLogger(out: Writable, options: { minLevel?: LogLevel; write?
     log(e: LogEvent) {
       if (ORDER[e.level] < min || CHATTY.has(e.event)) return;
       const prefix = e.level === "info" ? "" : `${e.level}: `;
-      write(`${prefix}${e.message}`);
+      write(redactSecrets(`${prefix}${e.message}`));
     },
   };
 }
@@ -28,7 +33,7 @@ export function jsonLogger(out: Writable, now: () => Date = () => new Date()): L
   return {
     log(e: LogEvent) {
       out.write(
-        `${JSON.stringify({ time: now().toISOString(), level: e.level, event: e.event, message: e.message, ...e.fields }, jsonSafe)}\n`,
+        `${redactSecrets(JSON.stringify({ time: now().toISOString(), level: e.level, event: e.event, message: e.message, ...e.fields }, jsonSafe))}\n`,
       );
     },
   };

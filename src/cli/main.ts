@@ -1,7 +1,9 @@
+import { setMaxListeners } from "node:events";
 import { CommanderError } from "commander";
-import { ToolError, errorCode } from "../errors.js";
+import { AbortedError, ToolError, errorCode } from "../errors.js";
 import type { CommandContext } from "./context.js";
 import { buildProgram } from "./program.js";
+import { redactSecrets } from "./log-output.js";
 import { runCommand } from "./run-command.js";
 
 /**
@@ -10,9 +12,16 @@ import { runCommand } from "./run-command.js";
  */
 export async function main(argv: string[], overrides: Partial<Omit<CommandContext, "exitCode">> = {}): Promise<number> {
   const controller = new AbortController();
+  let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort(new Error(`interrupted by ${signal}`));
+    signals++;
+    if (signals === 1) {
+      controller.abort(new AbortedError(`interrupted by ${signal}`));
+      return;
+    }
+    // A second signal: leave a few seconds for a held gateway lease to be dropped; a third exits now.
+    if (signals >= 3) process.exit(130);
+    setTimeout(() => process.exit(130), 10_000).unref();
   };
   const installSignals = overrides.signal === undefined;
   if (installSignals) {
@@ -26,6 +35,8 @@ export async function main(argv: string[], overrides: Partial<Omit<CommandContex
     signal: overrides.signal ?? controller.signal,
     exitCode: 0,
   };
+  // Every image and layer in flight listens to this one signal.
+  setMaxListeners(0, ctx.signal);
   try {
     const program = buildProgram(ctx, (name, args, options) => runCommand(name, args, options, ctx));
     await program.parseAsync(argv, { from: "user" });
@@ -34,11 +45,18 @@ export async function main(argv: string[], overrides: Partial<Omit<CommandContex
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : 2;
     }
+    if (ctx.signal.aborted) {
+      ctx.stderr.write(`error [E_ABORTED]: ${redactSecrets(String((ctx.signal.reason as Error)?.message ?? "interrupted"))}; nothing further was published\n`);
+      return 130;
+    }
     if (err instanceof ToolError) {
-      ctx.stderr.write(`error [${err.code}]: ${err.message}\n`);
+      ctx.stderr.write(`error [${err.code}]: ${redactSecrets(err.message)}\n`);
       return err.exitCode;
     }
-    ctx.stderr.write(`error [${errorCode(err)}]: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    // Not raised on purpose: a bug or an unexpected system error. The stack is for a bug report.
+    const debugging = Boolean(ctx.env["CVMFS_IMAGE_SYNC_DEBUG"]);
+    const text = err instanceof Error ? (debugging ? (err.stack ?? err.message) : err.message) : String(err);
+    ctx.stderr.write(`error [${errorCode(err)}]: ${redactSecrets(text)}${debugging ? "" : " (set CVMFS_IMAGE_SYNC_DEBUG=1 for details)"}\n`);
     return 1;
   } finally {
     if (installSignals) {

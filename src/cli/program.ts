@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import type { CommandContext } from "./context.js";
 
@@ -7,6 +8,16 @@ import type { CommandContext } from "./context.js";
  * template passes settings as CI/CD variables. Commands are loaded lazily: `plan --offline` does
  * not pay for SQLite or the registry client.
  */
+
+/** The version in package.json (two levels up from both src/cli and dist/cli). */
+function toolVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
 
 /** `--keep-removed` → `CVMFS_IMAGE_SYNC_KEEP_REMOVED`. */
 export function envName(flag: string): string {
@@ -59,7 +70,8 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
       writeOut: (s) => void ctx.stdout.write(s),
       writeErr: (s) => void ctx.stderr.write(s),
     })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .version(toolVersion(), "-V, --version", "print the version");
 
   const action = (name: string) =>
     async function (this: Command, ...args: unknown[]) {

@@ -1,5 +1,6 @@
 import cliProgress from "cli-progress";
 import type { LogEvent, Logger } from "../logger.js";
+import { redactSecrets } from "./log-output.js";
 import { formatBytes } from "./table.js";
 
 /**
@@ -40,10 +41,10 @@ export class ProgressDisplay implements Logger {
     const f = e.fields ?? {};
     const image = typeof f["image"] === "string" ? f["image"] : undefined;
     if (e.level === "warn" || e.level === "error") {
-      this.bars.log(`${e.level}: ${e.message}\n`);
+      this.bars.log(redactSecrets(`${e.level}: ${e.message}\n`));
     }
     if (!image) {
-      if (e.level === "info" && !e.event.endsWith(".progress")) this.bars.log(`${e.message}\n`);
+      if (e.level === "info" && !e.event.endsWith(".progress")) this.bars.log(redactSecrets(`${e.message}\n`));
       return;
     }
     const line = this.line(image);

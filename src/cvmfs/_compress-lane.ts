@@ -8,6 +8,18 @@ import { HASH_ALGORITHM_IDS, nodeHashName } from "./hash.js";
 /**
  * One worker of the compress pool and the batch being filled for it: ops and content bytes are
  * collected here and sent as one message (protocol in compress-worker-source.ts).
+ *
+ * Batching: a partly filled batch is sent at the next turn of the event loop only while the
+ * worker has fewer than PIPELINE messages to work on; otherwise it keeps filling and goes out
+ * when a reply comes back (or when it is full). A busy worker thus gets few, full messages, an
+ * idle one gets work at once, and the per-message costs (structured clone, slab, wake-ups) stay
+ * small next to the work however many small objects are in flight.
+ *
+ * Memory: a partly filled slab only leaves while fewer than PIPELINE messages are out, every
+ * other message carries a full slab counted against `maxBytesPerWorker`, and slabs come back
+ * for reuse, never dropped: a lane owns at most `maxBytesPerWorker` plus PIPELINE + 1 slabs,
+ * whatever the file sizes and however many objects are open (no allocation churn for the
+ * garbage collector to catch up with, so RSS stays flat).
  */
 
 /** What a lane needs to know of its pool. */
@@ -35,6 +47,9 @@ export interface Pending {
   size: number;
 }
 
+/** Messages a worker has queued before partly filled batches are held back. */
+const PIPELINE = 2;
+
 const OPEN = 0;
 const DATA = 1;
 const END = 2;
@@ -51,6 +66,8 @@ export class Lane {
   /** Content bytes in the current batch, and sent but not yet acknowledged. */
   queued = 0;
   inFlight = 0;
+  /** Messages sent and not yet answered. */
+  private sent = 0;
   private newTargets: Array<[number, string, string, string]> = [];
   private readonly targets = new Map<string, number>();
   private readonly spare: ArrayBuffer[] = [];
@@ -119,8 +136,9 @@ export class Lane {
   /** Copy as much of `bytes[from..]` as fits into the current slab; returns the count copied. */
   append(id: number, bytes: Uint8Array, from: number, batchBytes: number): number {
     if (!this.slab) {
-      const buf = this.spare.pop();
-      this.slab = new Uint8Array(buf && buf.byteLength >= batchBytes ? buf : new ArrayBuffer(batchBytes));
+      let buf = this.spare.pop();
+      while (buf && buf.byteLength < batchBytes) buf = this.spare.pop();
+      this.slab = new Uint8Array(buf ?? new ArrayBuffer(batchBytes));
       this.used = 0;
     }
     const n = Math.min(bytes.length - from, this.slab.length - this.used);
@@ -144,7 +162,8 @@ export class Lane {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.flush();
+      // A busy worker gets this batch with its next reply, fuller.
+      if (this.sent < PIPELINE) this.flush();
     });
   }
 
@@ -154,6 +173,7 @@ export class Lane {
     const ops = this.ops.buffer as ArrayBuffer;
     const transfer = slab ? [ops, slab] : [ops];
     this.worker.postMessage({ targets: this.newTargets, ops, n: this.n, slab }, transfer);
+    this.sent++;
     this.inFlight += this.queued;
     this.queued = 0;
     this.newTargets = [];
@@ -164,8 +184,9 @@ export class Lane {
   }
 
   private onReply(m: Reply): void {
+    this.sent--;
     this.inFlight -= m.bytes;
-    if (m.slab && this.spare.length < 16) this.spare.push(m.slab);
+    if (m.slab) this.spare.push(m.slab);
     for (const [id, hex, storedSize, written] of m.done) {
       const p = this.pending.get(id);
       if (!p) continue;
@@ -182,12 +203,14 @@ export class Lane {
       this.dropping.get(id)?.();
       this.dropping.delete(id);
     }
+    if (this.sent < PIPELINE) this.flush();
     this.wake();
   }
 
   /** Wait until the lane has room (or is closed or replaced). */
   room(bytes: number): Promise<void> {
-    this.flush();
+    // With messages out, a reply comes and sends this batch; else it must go now.
+    if (this.sent < PIPELINE) this.flush();
     return new Promise<void>((resume) => this.waiters.push({ bytes, resume }));
   }
 
@@ -215,6 +238,7 @@ export class Lane {
     this.used = 0;
     this.queued = 0;
     this.inFlight = 0;
+    this.sent = 0;
     const cause = this.pool.closed ? new AbortedError("compress pool closed", { cause: err }) : err;
     for (const p of pending) p.reject(cause);
     for (const d of this.dropping.values()) d();

@@ -13,6 +13,9 @@ import type { HashAlgorithm, ObjectSuffix } from "./content.js";
  *   it still owns, and transferring would detach them.)
  * - An object is bound to one worker (its zlib stream lives there); the pieces of a chunked
  *   file are separate objects, so they spread over workers and compress in parallel.
+ * - A partly filled batch goes out at once only to a worker with little queued; a busy worker
+ *   gets it with its next reply, fuller. Per-message costs thus stay small however many small
+ *   objects are in flight, and the slabs a worker holds stay bounded (see _compress-lane.ts).
  * - Bytes queued or unacknowledged per worker are bounded; a writer that would exceed the bound
  *   gets a promise to await (backpressure reaches the tar parser and the network). The bound
  *   exceeds the largest chunk, so a sequential producer can keep every worker busy. Waiting

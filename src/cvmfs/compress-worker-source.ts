@@ -157,14 +157,40 @@ function renameInto(tmp, dest) {
   }
 }
 
+// An object whose whole input is here (most of them: small files) is deflated in one call, and
+// when its output fits the deflater's output buffer it is hashed and written from there, with
+// no copy: one zlib call, one hash call, no allocation for the object's bytes.
+function deflateWhole(o) {
+  const input = o.pend.length === 1 ? o.pend[0] : Buffer.concat(o.pend);
+  o.pend = [];
+  o.pendLen = 0;
+  o.d = takeDeflater();
+  const d = o.d;
+  d.handle.writeSync(Z_FINISH, input, 0, input.byteLength, d.out, 0, OUT_SIZE);
+  if (d.error) throw d.error;
+  const availOut = d.state[0];
+  const availIn = d.state[1];
+  const have = OUT_SIZE - availOut;
+  if (availOut !== 0) {
+    o.stored = have;
+    return d.out.subarray(0, have);
+  }
+  emit(o, d.out.subarray(0, have));
+  deflate(o, input.subarray(input.byteLength - availIn), Z_FINISH);
+  return null;
+}
+
 function finish(o, suffix) {
+  let whole = null;
   if (!streaming) {
     emit(o, zlib.deflateSync(Buffer.concat(o.pend), { level: zlib.constants.Z_DEFAULT_COMPRESSION }));
     o.pend = [];
+  } else if (!o.d) {
+    whole = deflateWhole(o);
   } else {
-    if (!o.d) start(o);
     deflate(o, EMPTY, Z_FINISH);
   }
+  if (whole) o.out = [whole];
   let hex;
   if (o.h) hex = o.h.digest("hex");
   else if (o.out.length === 1 && oneShot && o.algo !== "shake128") hex = crypto.hash(o.algo, o.out[0], "hex");

@@ -168,6 +168,8 @@ async function withLease<T>(
   fn: (lease: LeaseContext) => Promise<T>,
 ): Promise<T> {
   const logger = opts.logger ?? silentLogger;
+  // An abort that came before the lease: take none (a listener added now would never fire).
+  if (opts.signal?.aborted) throw new AbortedError(`not leasing ${opts.fqrn}${path || "/"}: interrupted`);
   const ac = new AbortController();
   // Every parallel HEAD and upload listens on this signal.
   setMaxListeners(0, ac.signal);

@@ -30,8 +30,10 @@ export interface ProcessLayerOptions {
   /** Called at most twice a second, and once at the end, with the tar bytes read so far. */
   onProgress?: (tarBytes: number) => void;
   /**
-   * Most file bodies handed to the store and not yet settled (default 64). Bytes need no bound
-   * here: the store holds back reading a body while its workers are full.
+   * Most file bodies handed to the store and not yet settled (default 1024). Bytes need no bound
+   * here: the store holds back reading a body while its workers are full. The count must cover
+   * a few of the store's batches per worker (about 1 MiB each, dozens of small files), or a
+   * worker waits for the parser after every batch instead of having the next one queued.
    */
   maxPendingFiles?: number;
 }
@@ -48,7 +50,7 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
   const { store, signal } = options;
   const logger = options.logger ?? silentLogger;
   const digest = layer.descriptor.digest;
-  const maxFiles = options.maxPendingFiles ?? 64;
+  const maxFiles = options.maxPendingFiles ?? 1024;
 
   let compressed: Readable;
   try {
@@ -63,6 +65,7 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
 
   const entries: LayerEntry[] = [];
   const pending = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
   let failure: unknown;
   let files = 0;
   let bytes = 0;
@@ -98,7 +101,9 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
       if (entry.kind !== "file") continue;
       files++;
       bytes += header.size;
-      while (pending.size >= maxFiles) await Promise.race(pending);
+      // One waiter woken by whichever put settles: racing the whole set would attach a handler
+      // to every pending put on every file, quadratic in the bound.
+      while (pending.size >= maxFiles) await new Promise<void>((resolve) => (slotFreed = resolve));
       const put: Promise<void> = store.putFile(body()).then(
         (content: FileContent) => {
           entry.content = content;
@@ -107,7 +112,12 @@ export async function processLayer(layer: Layer, options: ProcessLayerOptions): 
           failure ??= err;
         },
       );
-      const tracked = put.finally(() => pending.delete(tracked));
+      const tracked = put.finally(() => {
+        pending.delete(tracked);
+        const wake = slotFreed;
+        slotFreed = undefined;
+        wake?.();
+      });
       pending.add(tracked);
     }
     await Promise.all(pending);

@@ -7,11 +7,15 @@ import { formatImageReference } from "../wishlist/reference.js";
 import type { DirNode } from "../tree/types.js";
 import { applyLayer } from "../tree/apply-layer.js";
 import { countTree, createImageTree, impliedDirMeta } from "../tree/image-tree.js";
+import { humanBytes } from "../sync/plan-format.js";
 import { checkLayerMediaType } from "../layers/layer-media-type.js";
 import { defaultCacheDir, readLayerCache, writeLayerCache } from "../layers/layer-cache.js";
 import { processLayer, type LayerResult } from "../layers/process-layer.js";
 import { assembleApptainerFiles } from "./apptainer-files.js";
 import { applyApptainerFiles } from "./apply-apptainer-files.js";
+
+/** `sha256:0123456789ab…` for log lines; events carry the full digest. */
+const shortLayer = (digest: string): string => `${digest.slice(0, digest.indexOf(":") + 13)}…`;
 
 export interface ConvertOptions {
   /** Where file bytes go (compressed, hashed); the tree references them. */
@@ -72,11 +76,11 @@ export async function convertImage(image: Image, options: ConvertOptions): Promi
       const cached = await readLayerCache(cacheDir, digest, store);
       if (cached) {
         fromCache++;
-        info(logger, "layer.done", `layer ${index + 1}/${image.layers.length} ${digest} from cache`, { ...fields, files: cached.files, bytes: cached.bytes, fromCache: true, seconds: 0 });
+        info(logger, "layer.done", `${name}: layer ${index + 1}/${image.layers.length} ${shortLayer(digest)} from cache (${humanBytes(cached.bytes)})`, { ...fields, files: cached.files, bytes: cached.bytes, fromCache: true, seconds: 0 });
         return cached;
       }
     }
-    info(logger, "layer.start", `layer ${index + 1}/${image.layers.length} ${digest}`, fields);
+    info(logger, "layer.start", `${name}: layer ${index + 1}/${image.layers.length} ${shortLayer(digest)} (${humanBytes(layer.descriptor.size)} compressed)`, fields);
     const result = await processLayer(layer, {
       store,
       logger,
@@ -90,7 +94,7 @@ export async function convertImage(image: Image, options: ConvertOptions): Promi
       );
     }
     const seconds = (Date.now() - t0) / 1000;
-    info(logger, "layer.done", `layer ${index + 1}/${image.layers.length} ${digest}: ${result.files} files`, { ...fields, files: result.files, bytes: result.bytes, fromCache: false, seconds });
+    info(logger, "layer.done", `${name}: layer ${index + 1}/${image.layers.length} ${shortLayer(digest)} done: ${result.files} files, ${humanBytes(result.bytes)}`, { ...fields, files: result.files, bytes: result.bytes, fromCache: false, seconds });
     return result;
   };
 
@@ -150,7 +154,7 @@ export async function convertImage(image: Image, options: ConvertOptions): Promi
     warnings,
     seconds: (Date.now() - started) / 1000,
   };
-  info(logger, "image.tree", `${name}: ${counts.files} files, ${counts.dirs} directories, ${counts.bytes} bytes`, { image: name, ...stats });
+  info(logger, "image.tree", `${name}: ${counts.files} files, ${counts.dirs} directories, ${humanBytes(counts.bytes)}`, { image: name, ...stats });
   return { tree: tree.root, stats };
 }
 

@@ -33,9 +33,13 @@ export function assembleTagEdits(plan: Plan, dirOfManifest: ReadonlyMap<string, 
   });
 }
 
-/** Image directories the plan deletes now, minus any that a name whose update failed still points at. */
-export function dueRemovals(plan: Plan, edits: readonly TagEdit[]): string[] {
-  const stillPointedAt = new Set(edits.filter((e) => e.skipped !== undefined && e.imageDir).map((e) => e.imageDir!));
+/**
+ * Image directories the plan deletes now, minus any that a name points at after this run: a name
+ * whose update failed keeps its old image, and a new manifest may turn out (once its config is
+ * known) to be an image the plan thought untagged. `inUse` adds the directories conversions found.
+ */
+export function dueRemovals(plan: Plan, edits: readonly TagEdit[], inUse: Iterable<string> = []): string[] {
+  const stillPointedAt = new Set([...inUse, ...edits.filter((e) => e.imageDir !== undefined).map((e) => e.imageDir!)]);
   return plan.imageRemovals.filter((r) => r.due && !stillPointedAt.has(r.imageDir)).map((r) => r.imageDir);
 }
 

@@ -39,7 +39,7 @@ export const ImageMetadata = z.object({
   config: z.looseObject({}),
   /** When the image was converted, ISO 8601. */
   convertedAt: z.iso.datetime({ offset: true }),
-  /** Number of entries (files, directories, links) in the image tree. */
+  /** Number of regular files in the image tree (hard links counted per name). */
   files: z.number().int().nonnegative(),
   /** Total bytes of regular files in the image tree. */
   bytes: z.number().int().nonnegative(),

@@ -55,7 +55,7 @@ export async function prepareImage(
     layers: image.layers.map((l) => ({ digest: l.descriptor.digest, size: l.descriptor.size, mediaType: l.descriptor.mediaType })),
     config: image.config as Record<string, unknown>,
     convertedAt: now.toISOString(),
-    files: counts.files + counts.dirs + counts.symlinks + counts.specials,
+    files: counts.files,
     bytes: counts.bytes,
   };
   await applyApptainerFiles(

@@ -74,7 +74,7 @@ export async function resolveDesired(
         } catch (err) {
           failures.push(failureOf(entry, name, err));
           retainPrefixes.push(layout.publicPath(ref));
-          warn(logger, "image.resolve-failed", `${entry.file}:${entry.line}: ${name}: ${(err as Error).message}`, {
+          warn(logger, "image.resolve-failed", `${entry.file}:${entry.line}: ${(err as Error).message}`, {
             image: name,
             code: errorCode(err),
           });

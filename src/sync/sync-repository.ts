@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import pLimit from "p-limit";
 import { errorCode } from "../errors.js";
-import { info, warn, type Logger } from "../logger.js";
+import { debug, info, warn, type Logger } from "../logger.js";
 import type { RegistryClient } from "../registry/registry-client.js";
 import type { Platform } from "../registry/image.js";
 import { formatImageReference, parseImageReference, withDigest } from "../wishlist/reference.js";
@@ -65,6 +65,8 @@ export function shardOf(key: string, total: number): number {
 
 interface Converted {
   imageDir: string;
+  /** The image was already published: nothing converted, nothing mounted. */
+  reused?: boolean;
   files?: number;
   bytes?: number;
   newBytes?: number;
@@ -88,12 +90,65 @@ export async function executePlan(
   const dirOfManifest = new Map<string, string>();
   const failedManifests = new Map<string, string>();
   const converted = new Map<string, Converted>();
-  const preparedDirs = new Set<string>();
   const limit = pLimit(opts.concurrency);
   const shard = opts.shard && opts.shard.total > 1 ? opts.shard : undefined;
   // A conversion and every name that waits for it share a shard (keyed by manifest digest), so no
   // two runners write one image directory; other names go by their path, removals by config hex.
   const mine = (key: string): boolean => shard === undefined || shardOf(key, shard.total) === shard.index;
+
+  const convertAndPublish = async (
+    image: Awaited<ReturnType<RegistryClient["image"]>>,
+    imageDir: string,
+    hex: string,
+    name: string,
+    references: string[],
+    started: number,
+  ): Promise<Converted> => {
+    info(logger, "image.layers", `${name}: ${image.layers.length} layers`, { image: name, layers: image.layers.length });
+    const store = await target.imageStore(hex.slice(0, 12));
+    const prepared = await prepareImage(image, imageDir, {
+      store,
+      cacheDir: opts.cacheDir,
+      references,
+      logger,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      now,
+    });
+    opts.signal?.throwIfAborted();
+    info(logger, "image.publish", `${name}: publishing ${imageDir}`, { image: name });
+    const published = await target.publishImage(
+      {
+        leasePath: imageDir,
+        edit: async (editor) => {
+          await editor.mountNested(imageDir, prepared.catalog);
+          return true;
+        },
+        tagName: `image-${hex.slice(0, 12)}`,
+        tagDescription: `add ${name}`,
+      },
+      store,
+    );
+    info(logger, "image.done", `${name} → ${imageDir}`, { image: name, imageDir, files: prepared.metadata.files, bytes: prepared.metadata.bytes });
+    return {
+      imageDir,
+      files: prepared.metadata.files,
+      bytes: prepared.metadata.bytes,
+      newBytes: published.uploadedBytes ?? store.bytesWritten,
+      seconds: (Date.now() - started) / 1000,
+    };
+  };
+
+  // One conversion per image directory: manifests that turn out to share a config digest await
+  // the first one and share its fate, so no name is ever linked to a directory that failed.
+  const conversionOf = new Map<string, Promise<Converted>>();
+  const convertOnce = (imageDir: string, work: () => Promise<Converted>): { first: boolean; done: Promise<Converted> } => {
+    const existing = conversionOf.get(imageDir);
+    if (existing) return { first: false, done: existing };
+    const done = work();
+    done.catch(() => undefined);
+    conversionOf.set(imageDir, done);
+    return { first: true, done };
+  };
 
   await Promise.all(
     plan.conversions.filter((c) => mine(c.manifestDigest)).map((conversion) =>
@@ -103,68 +158,60 @@ export async function executePlan(
         const ref = withDigest(parseImageReference(reference), conversion.manifestDigest);
         const name = formatImageReference({ ...ref, digest: undefined });
         try {
+          opts.signal?.throwIfAborted();
           info(logger, "image.resolve", `fetching ${name}`, { image: name });
           const image = await opts.registry.image(ref, opts.platform, { signal: opts.signal });
           const imageDir = layout.imageDir(image.configDigest);
-          dirOfManifest.set(conversion.manifestDigest, imageDir);
           const hex = layout.configHexOf(imageDir)!;
-          if (state.images.has(hex) || preparedDirs.has(imageDir)) {
+          const published = state.images.get(hex);
+          if (published) {
             info(logger, "image.done", `${name}: same content as ${imageDir}, nothing to convert`, { image: name, imageDir });
-            converted.set(conversion.manifestDigest, { imageDir, seconds: (Date.now() - started) / 1000 });
+            dirOfManifest.set(conversion.manifestDigest, imageDir);
+            converted.set(conversion.manifestDigest, {
+              imageDir,
+              seconds: (Date.now() - started) / 1000,
+              ...(published.metadata ? { files: published.metadata.files, bytes: published.metadata.bytes } : {}),
+              newBytes: 0,
+              reused: true,
+            });
             return;
           }
-          preparedDirs.add(imageDir);
-          info(logger, "image.layers", `${name}: ${image.layers.length} layers`, { image: name, layers: image.layers.length });
-          const store = await target.imageStore(hex.slice(0, 12));
-          const prepared = await prepareImage(image, imageDir, {
-            store,
-            cacheDir: opts.cacheDir,
-            references: conversion.references,
-            logger,
-            ...(opts.signal ? { signal: opts.signal } : {}),
-            now,
-          });
-          info(logger, "image.publish", `${name}: publishing ${imageDir}`, { image: name });
-          const published = await target.publishImage(
-            {
-              leasePath: imageDir,
-              edit: async (editor) => {
-                await editor.mountNested(imageDir, prepared.catalog);
-                return true;
-              },
-              tagName: `image-${hex.slice(0, 12)}`,
-              tagDescription: `add ${name}`,
-            },
-            store,
-          );
-          converted.set(conversion.manifestDigest, {
-            imageDir,
-            files: prepared.metadata.files,
-            bytes: prepared.metadata.bytes,
-            newBytes: published.uploadedBytes ?? store.bytesWritten,
-            seconds: (Date.now() - started) / 1000,
-          });
-          info(logger, "image.done", `${name} → ${imageDir}`, { image: name, imageDir, files: prepared.metadata.files, bytes: prepared.metadata.bytes });
+          const work = () => convertAndPublish(image, imageDir, hex, name, conversion.references, started);
+          let { first, done } = convertOnce(imageDir, work);
+          if (!first) info(logger, "image.wait", `${name}: same content as another image in this run, converted once`, { image: name, imageDir });
+          let result: Converted;
+          try {
+            result = await done;
+          } catch (err) {
+            if (first) throw err;
+            // The other manifest's conversion failed (its layers, say); these layers may be fine.
+            if (conversionOf.get(imageDir) === done) conversionOf.delete(imageDir);
+            ({ first, done } = convertOnce(imageDir, work));
+            result = await done;
+          }
+          dirOfManifest.set(conversion.manifestDigest, imageDir);
+          converted.set(conversion.manifestDigest, first ? result : { ...result, newBytes: 0, seconds: (Date.now() - started) / 1000 });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
-          failedManifests.set(conversion.manifestDigest, message);
+          failedManifests.set(conversion.manifestDigest, `[${errorCode(err)}] ${message}`);
           logger.log({ level: "error", event: "image.failed", message: `${name}: ${message}`, fields: { image: name, code: errorCode(err) } });
         }
       }),
     ),
   );
+  opts.signal?.throwIfAborted();
 
-  const edits = assembleTagEdits(plan, dirOfManifest, failedManifests).filter(({ tag }) =>
-    mine(tag.convert && tag.manifestDigest ? tag.manifestDigest : tag.publicPath),
-  );
-  const removals = dueRemovals(plan, edits).filter((dir) => mine(layout.configHexOf(dir) ?? dir));
+  const allEdits = assembleTagEdits(plan, dirOfManifest, failedManifests);
+  const edits = allEdits.filter(({ tag }) => mine(tag.convert && tag.manifestDigest ? tag.manifestDigest : tag.publicPath));
+  const removals = dueRemovals(plan, allEdits, dirOfManifest.values()).filter((dir) => mine(layout.configHexOf(dir) ?? dir));
   // One writer for the schedule file: every shard computes the same one from the same state.
   const scheduleChanged = (shard === undefined || shard.index === 1) && JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
   // A local stratum 0 publishes the queued image mounts with the final change; a gateway already did.
-  const mountsQueued = target.kind === "local" && [...converted.values()].some((c) => c.files !== undefined);
+  const mountsQueued = target.kind === "local" && [...converted.values()].some((c) => !c.reused);
   const anyChange = edits.some((e) => e.changed) || removals.length > 0 || scheduleChanged || mountsQueued;
   let revision: number | undefined;
   if (anyChange) {
+    opts.signal?.throwIfAborted();
     const paths = touchedPaths(edits, removals, scheduleChanged ? layout.removalSchedulePath : undefined);
     const result = await target.publish({
       leasePath: commonParent(paths),
@@ -180,14 +227,19 @@ export async function executePlan(
       tagDescription: `cvmfs-image-sync: ${plan.summary.add} added, ${plan.summary.update} updated, ${plan.summary.remove} removed`,
     });
     revision = result?.revision;
-    if (revision !== undefined) info(logger, "sync.published", `published revision ${revision}`, { revision });
+    if (revision !== undefined) debug(logger, "sync.published", `published revision ${revision}`, { revision });
   } else {
-    info(logger, "sync.unchanged", "the repository already matches the wishlist: nothing published");
+    info(logger, "sync.unchanged", "no change to publish");
   }
   for (const r of removals) info(logger, "image.removed", `removed ${r}`, { imageDir: r });
-  const rows = summaryRows(plan, edits, converted, failedManifests, shard && shard.index !== 1 ? [] : resolveFailures, mine);
-  const failed = rows.filter((r) => r.result === "failed").length;
-  if (failed > 0) warn(logger, "sync.failed", `${failed} image(s) failed; the rest were published`, { failed });
+  const failures = shard && shard.index !== 1 ? [] : resolveFailures;
+  const rows = summaryRows(plan, edits, converted, failedManifests, failures, { removals, layout, mine });
+  // Images, not names: one image behind three tags failing is one failure.
+  const failed = new Set(edits.flatMap((e) => (e.tag.manifestDigest && failedManifests.has(e.tag.manifestDigest) ? [e.tag.manifestDigest] : []))).size + failures.length;
+  if (failed > 0) {
+    const rest = revision !== undefined ? "the rest were published" : "nothing else needed publishing";
+    warn(logger, "sync.failed", `${failed} image(s) failed; ${rest}`, { failed });
+  }
   return { rows, ...(revision !== undefined ? { revision } : {}), failed };
 }
 
@@ -197,11 +249,29 @@ function summaryRows(
   converted: ReadonlyMap<string, Converted>,
   failed: ReadonlyMap<string, string>,
   resolveFailures: readonly ResolveFailure[],
-  mine: (key: string) => boolean,
+  ctx: { removals: readonly string[]; layout: RepositoryLayout; mine: (key: string) => boolean },
 ): SyncRow[] {
+  // A name kept because its line could not be resolved is one row: kept, and why it failed.
+  const failureOfPath = new Map<string, ResolveFailure>();
+  const unmatched: ResolveFailure[] = [];
+  for (const f of resolveFailures) {
+    let path: string | undefined;
+    try {
+      path = f.entry.tagPattern === undefined ? ctx.layout.publicPath(parseImageReference(f.reference)) : undefined;
+    } catch {
+      path = undefined;
+    }
+    if (path !== undefined && edits.some((e) => e.tag.publicPath === path)) failureOfPath.set(path, f);
+    else unmatched.push(f);
+  }
   const rows: SyncRow[] = edits.map(({ tag, skipped }) => {
     const conv = tag.manifestDigest ? converted.get(tag.manifestDigest) : undefined;
-    const error = tag.manifestDigest ? failed.get(tag.manifestDigest) : undefined;
+    const resolveFailure = failureOfPath.get(tag.publicPath);
+    const error = resolveFailure
+      ? `[${resolveFailure.code}] ${resolveFailure.entry.file}:${resolveFailure.entry.line}: ${resolveFailure.message} (published name kept)`
+      : tag.manifestDigest
+        ? failed.get(tag.manifestDigest)
+        : undefined;
     return {
       image: tag.reference ?? tag.publicPath,
       publicPath: tag.publicPath,
@@ -215,11 +285,19 @@ function summaryRows(
       ...(error !== undefined ? { error } : {}),
     };
   });
-  for (const f of resolveFailures) {
-    rows.push({ image: f.reference, action: "resolve", result: "failed", error: `${f.entry.file}:${f.entry.line}: ${f.message}` });
+  for (const f of unmatched) {
+    rows.push({ image: f.reference, action: "resolve", result: "failed", error: `[${f.code}] ${f.entry.file}:${f.entry.line}: ${f.message}` });
   }
-  for (const r of plan.imageRemovals.filter((removal) => mine(removal.hex))) {
-    rows.push({ image: r.imageDir, action: r.due ? "remove image" : `remove after ${r.removeAfter ?? "?"}`, result: "ok", ...(r.files !== undefined ? { files: r.files } : {}), ...(r.bytes !== undefined ? { bytes: r.bytes } : {}) });
+  const removed = new Set(ctx.removals);
+  for (const r of plan.imageRemovals.filter((removal) => ctx.mine(removal.hex))) {
+    if (r.due && !removed.has(r.imageDir)) continue; // still in use after all: kept
+    rows.push({
+      image: r.imageDir,
+      action: r.due ? "remove image" : `remove after ${r.removeAfter ?? "?"}`,
+      result: "ok",
+      ...(r.files !== undefined ? { files: r.files } : {}),
+      ...(r.bytes !== undefined ? { bytes: r.bytes } : {}),
+    });
   }
   return rows;
 }

@@ -112,7 +112,9 @@ export async function readWishlistSources(files: readonly string[]): Promise<Wis
     try {
       sources.push({ file, text: await readFile(file, "utf8") });
     } catch (err) {
-      unreadable.push({ file, line: 0, message: `cannot read wishlist: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? "file not found" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "is a directory" : String(code ?? err);
+      unreadable.push({ file, line: 0, message: `cannot read wishlist: ${why}` });
     }
   }
   if (unreadable.length > 0) {

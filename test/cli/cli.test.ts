@@ -187,3 +187,45 @@ describe("serve and verify", () => {
     expect(bad.stderr + bad.stdout).toContain(root);
   });
 });
+
+describe("failures are reported, secrets are not", () => {
+  it("plan lists a line it cannot resolve, in the table and the JSON, and exits 1", async () => {
+    const file = dir.join("unresolvable.txt");
+    await writeFile(file, "127.0.0.1:1/ns/img:1\n");
+    const run = await runCli(["plan", "--wishlist", file, "--format", "json", "--insecure-registry", "127.0.0.1:1", "--stratum0", dir.join("none"), "--log-format", "json"]);
+    expect(run.code).toBe(1);
+    const json = JSON.parse(run.stdout) as { failures: Array<Record<string, unknown>> };
+    expect(json.failures).toHaveLength(1);
+    expect(json.failures[0]).toMatchObject({ file, line: 1, reference: "127.0.0.1:1/ns/img:1", code: "E_REGISTRY" });
+  });
+
+  it("never prints the password of a URL, and an unreachable repository is a configuration error", async () => {
+    const file = dir.join("one.txt");
+    await writeFile(file, "alpine:3.20\n");
+    await writeFile(dir.join("gw.key"), "plain_text k s3cr3tkey\n");
+    const run = await runCli([
+      "sync", "--wishlist", file, "--gateway", "http://admin:S3CRET@127.0.0.1:1/api/v1", "--gateway-key", dir.join("gw.key"),
+      "--repo-url", "http://admin:S3CRET@127.0.0.1:1/cvmfs/images.local", "--keys-dir", dir.join("k"), "--cache-dir", dir.join("c"),
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stdout + run.stderr).not.toContain("S3CRET");
+    expect(run.stdout + run.stderr).not.toContain("s3cr3tkey");
+    expect(run.stderr).toContain("admin:***@");
+  });
+
+  it("an interrupted sync publishes nothing and exits 130", async () => {
+    const image = await pushImage(registry, "cli/abort:1", { layers: [await buildLayer([{ type: "file", path: "a", content: "a" }])] });
+    const file = dir.join("abort.txt");
+    await writeFile(file, `${image.reference}\n`);
+    const controller = new AbortController();
+    controller.abort();
+    const run = await runCli(
+      ["sync", "--wishlist", file, "--stratum0", dir.join("abort-s0"), "--keys-dir", dir.join("abort-keys"), "--cache-dir", dir.join("abort-cache"), "--insecure-registry", registry.host],
+      { signal: controller.signal },
+    );
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain("E_ABORTED");
+    const manifest = await readFile(dir.join("abort-s0", ".cvmfspublished"), "utf8");
+    expect(manifest).toMatch(/^S0$/m);
+  });
+});

@@ -48,6 +48,34 @@ describe("CompressPool", () => {
     }
   });
 
+  it("sends small objects to a busy worker in few, fuller batches", async () => {
+    const pool = new CompressPool({ size: 1 });
+    try {
+      const worker = (pool as unknown as { lanes: Array<{ worker: { postMessage(...a: unknown[]): void } }> }).lanes[0]?.worker;
+      if (!worker) throw new Error("no worker");
+      let messages = 0;
+      const post = worker.postMessage.bind(worker);
+      worker.postMessage = (...a: unknown[]) => {
+        messages++;
+        post(...a);
+      };
+      const contents = Array.from({ length: 300 }, (_, i) => textBytes(16_000 + i * 29, i + 7));
+      const stored: Array<Promise<{ hash: string }>> = [];
+      for (const c of contents) {
+        const w = pool.openObject({ rootDir: root, algorithm: "sha1" });
+        await w.write(c);
+        stored.push(w.end(""));
+        // A turn of the event loop per object, as between the files of a tar stream.
+        await new Promise((r) => setImmediate(r));
+      }
+      const results = await Promise.all(stored);
+      results.forEach((r, i) => expect(r.hash).toBe(encodeObject(contents[i] as Buffer, "sha1").hash));
+      expect(messages).toBeLessThan(contents.length / 4);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("applies backpressure and bounds the bytes in flight", async () => {
     const pool = new CompressPool({ size: 2, maxBytesPerWorker: 256 * 1024, batchBytes: 64 * 1024 });
     try {

@@ -182,3 +182,28 @@ describe("processLayer with a failing store", () => {
     await expect(processLayer(asLayer(built.blob, MediaTypes.ociLayerGzip), { store: failing })).rejects.toThrow("store object: disk full");
   });
 });
+
+describe("processLayer with a slow store", () => {
+  it("keeps at most maxPendingFiles puts unsettled and fills in every file", async () => {
+    const files: TestEntry[] = Array.from({ length: 40 }, (_, i) => ({ type: "file", path: `f${i}`, content: `file ${i}\n` }));
+    const built = await buildLayer(files, { compression: "gzip" });
+    let open = 0;
+    let most = 0;
+    const slow = Object.create(store) as LocalContentStore;
+    slow.putFile = async (body) => {
+      open++;
+      most = Math.max(most, open);
+      let size = 0;
+      for await (const c of body as AsyncIterable<Uint8Array>) size += c.length;
+      // Settle later, in a scrambled order, so that the layer has to wait for free slots.
+      await new Promise((r) => setTimeout(r, 1 + (size % 7)));
+      open--;
+      return { size, hash: createHash("sha1").update(String(size)).digest("hex") };
+    };
+    const r = await processLayer(asLayer(built.blob, MediaTypes.ociLayerGzip), { store: slow, maxPendingFiles: 3 });
+    expect(most).toBe(3);
+    expect(r.files).toBe(40);
+    const sizes = r.entries.map((e) => (e.kind === "file" ? e.content?.size : -1));
+    expect(sizes).toEqual(files.map((_, i) => `file ${i}\n`.length));
+  });
+});

@@ -276,3 +276,37 @@ describe("sync --shard", () => {
     await shardDir.cleanup();
   });
 });
+
+describe("two manifests of one image", () => {
+  it("converts the image once and never links a name to a directory whose conversion failed", async () => {
+    const d = await testdir();
+    const entries = [{ type: "file" as const, path: "srv/same", content: "same content\n" }];
+    const gz = await buildLayer(entries, { compression: "gzip" });
+    const zst = await buildLayer(entries, { compression: "zstd" });
+    expect(gz.diffId).toBe(zst.diffId);
+    // Same config (same diff_ids), different manifests; the first one's layer cannot be decoded.
+    const broken = await pushImage(registry, "same/a:1", { layers: [{ ...gz, mediaType: "application/vnd.example.unknown" }] });
+    const good = await pushImage(registry, "same/b:1", { layers: [zst] });
+    expect(broken.configDigest).toBe(good.configDigest);
+    expect(broken.manifestDigest).not.toBe(good.manifestDigest);
+    await writeFile(d.join("images.txt"), `${registry.host}/same/a:1\n${registry.host}/same/b:1\n`);
+    const run = await runCli([
+      "sync", "--wishlist", d.join("images.txt"), "--repo", FQRN, "--stratum0", d.join("s0"), "--keys-dir", d.join("keys"),
+      "--cache-dir", d.join("cache"), "--insecure-registry", registry.host, "--log-format", "json",
+    ]);
+    expect([0, 1]).toContain(run.code);
+    const converted = run.events().filter((e) => e["event"] === "image.catalog");
+    expect(converted.length).toBeLessThanOrEqual(1);
+    const { problems } = await verifyRepository({ dir: d.join("s0") }, { fqrn: FQRN });
+    expect(problems).toEqual([]);
+    const reader = await RepositoryReader.open({ dir: d.join("s0") }, { fqrn: FQRN });
+    const target = await reader.readlink("/same/b:1");
+    const dirOfB = path.posix.resolve("/same", target);
+    expect(dirOfB).toBe(layout.imageDir(good.configDigest));
+    expect((await reader.lookup(dirOfB))?.kind).toBe("dir");
+    const a = await reader.lookup("/same/a:1");
+    if (a) expect(path.posix.resolve("/same", a.symlink)).toBe(dirOfB);
+    await reader.close();
+    await d.cleanup();
+  });
+});

@@ -143,7 +143,7 @@ describe("loadWishlists", () => {
     const err = await loadWishlists([missing, path.join(dir, "bad.txt")]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WishlistError);
     expect((err as WishlistError).problems).toEqual([
-      { file: missing, line: 0, message: "cannot read wishlist: ENOENT" },
+      { file: missing, line: 0, message: "cannot read wishlist: file not found" },
       { file: path.join(dir, "bad.txt"), line: 2, message: 'more than one word on a line: "NOT OK" (one image reference a line)' },
     ]);
   });

@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RepositoryReader } from "../../cvmfs/repository-reader.js";
-import { ConfigError, WishlistError, type WishlistProblem } from "../../errors.js";
+import { ConfigError, WishlistError, asConfigError, type WishlistProblem } from "../../errors.js";
 import { info, type Logger } from "../../logger.js";
 import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
+import { resolveDesired, type ResolveFailure } from "../../sync/resolve-desired.js";
 import { createLayout, type LayoutKind } from "../../sync/layout.js";
 import { formatPlanTable, planToJson, type Plan } from "../../sync/plan.js";
 import { emptyPublishedState } from "../../sync/published-state.js";
@@ -54,26 +55,37 @@ export async function run(input: CommandInput): Promise<number> {
     if (focus) await validateNewLines(focus.added, registry, input);
     const reader = await openReader(options, input.settings.repo, logger);
     let plan: Plan;
+    let failures: ResolveFailure[];
     try {
       if (reader) {
-        plan = (
-          await getSyncPlan(entries, { registry, reader, layout }, {
-            keepRemovedDays: Number(options["keepRemoved"] ?? 7),
-            concurrency: input.settings.concurrency,
-            logger,
-            signal: ctx.signal,
-          })
-        ).plan;
+        ({ plan, failures } = await getSyncPlan(entries, { registry, reader, layout }, {
+          keepRemovedDays: Number(options["keepRemoved"] ?? 7),
+          concurrency: input.settings.concurrency,
+          logger,
+          signal: ctx.signal,
+        }));
       } else {
-        const { resolveDesired } = await import("../../sync/resolve-desired.js");
         const resolved = await resolveDesired(entries, registry, layout, { concurrency: 8, logger, signal: ctx.signal });
+        failures = resolved.failures;
         plan = assemblePlan(resolved.desired, emptyPublishedState(), layout, {});
       }
     } finally {
       await reader?.close();
     }
-    if (focus) plan = focusPlan(plan, focus, layout.publicPath.bind(layout));
-    ctx.stdout.write(format === "json" ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : `${formatPlanTable(plan)}\n`);
+    if (focus) {
+      plan = focusPlan(plan, focus, layout.publicPath.bind(layout));
+      const lines = new Set(focus.added.map((e) => `${e.file}:${e.line}`));
+      failures = failures.filter((f) => lines.has(`${f.entry.file}:${f.entry.line}`));
+    }
+    const failed = failures.map((f) => ({ file: f.entry.file, line: f.entry.line, reference: f.reference, code: f.code, message: f.message }));
+    if (format === "json") {
+      ctx.stdout.write(`${JSON.stringify({ ...planToJson(plan), failures: failed }, null, 2)}\n`);
+    } else {
+      ctx.stdout.write(`${formatPlanTable(plan)}\n`);
+      for (const f of failed) ctx.stdout.write(`FAILED  ${f.file}:${f.line}  ${f.reference}  [${f.code}] ${f.message}\n`);
+    }
+    // A line that cannot be resolved is not planned: say so with the exit code, as sync would.
+    if (failed.length > 0) return 1;
     return 0;
   } finally {
     await registry.close();
@@ -85,12 +97,9 @@ function wishlistFiles(options: Record<string, unknown>): string[] {
   return files.length > 0 ? files : ["images.txt"];
 }
 
-async function offline(files: string[], format: string, { ctx, logger }: CommandInput): Promise<number> {
+async function offline(files: string[], format: string, { ctx }: CommandInput): Promise<number> {
   const check = checkWishlists(await readWishlistSources(files));
   const rows = wishlistCheckRows(check, files);
-  for (const d of check.duplicates) {
-    logger.log({ level: "warn", event: "wishlist.duplicate", message: `${d.entry.file}:${d.entry.line}: duplicate of ${d.first.file}:${d.first.line}` });
-  }
   if (format === "json") {
     ctx.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   } else {
@@ -131,9 +140,12 @@ async function validateNewLines(added: WishlistEntry[], registry: RegistryClient
 
 async function openReader(options: Record<string, unknown>, repo: string, logger: Logger): Promise<RepositoryReader | undefined> {
   const url = options["repoUrl"] as string | undefined;
-  if (url) return RepositoryReader.open({ url }, { fqrn: repo });
+  const fail = (where: string) => (cause: unknown) => {
+    throw asConfigError(`read the published state from ${where}`, cause);
+  };
+  if (url) return RepositoryReader.open({ url }, { fqrn: repo }).catch(fail(url));
   const dir = resolve((options["stratum0"] as string | undefined) ?? join("stratum0", repo));
-  if (existsSync(join(dir, ".cvmfspublished"))) return RepositoryReader.open({ dir }, { fqrn: repo });
+  if (existsSync(join(dir, ".cvmfspublished"))) return RepositoryReader.open({ dir }, { fqrn: repo }).catch(fail(dir));
   info(logger, "plan.empty", `no repository at ${dir}: planning against an empty one`);
   return undefined;
 }

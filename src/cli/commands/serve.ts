@@ -46,7 +46,7 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   });
   const origin = server.url.slice(0, server.url.indexOf("/cvmfs/"));
   ctx.stdout.write(`serving ${server.url} gateway ${origin}/api/v1\n`);
-  info(logger, "serve.ready", `serving ${server.url} gateway ${origin}/api/v1`, { url: server.url, gateway: `${origin}/api/v1`, port: server.port });
+  logger.log({ level: "debug", event: "serve.ready", message: "ready", fields: { url: server.url, gateway: `${origin}/api/v1`, port: server.port } });
   await new Promise<void>((resolveStop) => {
     if (ctx.signal.aborted) resolveStop();
     ctx.signal.addEventListener("abort", () => resolveStop(), { once: true });

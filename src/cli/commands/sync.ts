@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../../errors.js";
+import { ConfigError, asConfigError } from "../../errors.js";
 import { info } from "../../logger.js";
 import { createRegistryClient } from "../../registry/registry-client.js";
 import { resolveTarget, splitList } from "../../config/settings.js";
@@ -39,6 +39,7 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   const entries = await loadWishlists(files.length > 0 ? files : ["images.txt"], { logger });
   const layout = createLayout({ kind: layoutKind });
   const pubkey = join(settings.keysDir, `${settings.repo}.pub`);
+  const where = target.kind === "local" ? target.stratum0 : target.repoUrl;
   const publishTarget = await openPublishTarget(target, {
     fqrn: settings.repo,
     keysDir: settings.keysDir,
@@ -46,6 +47,8 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
     logger,
     signal: ctx.signal,
     ...(target.kind === "gateway" && existsSync(pubkey) ? { pubkeyPath: pubkey } : {}),
+  }).catch((cause: unknown) => {
+    throw asConfigError(`open repository ${where}`, cause);
   });
   const registry = createRegistryClient({
     insecureRegistries: settings.insecureRegistries,
@@ -54,7 +57,9 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   });
   try {
     info(logger, "sync.start", `syncing ${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl})`);
-    const reader = await publishTarget.openReader();
+    const reader = await publishTarget.openReader().catch((cause: unknown) => {
+      throw asConfigError(`read the published state from ${where}`, cause);
+    });
     let planned;
     try {
       planned = await getSyncPlan(entries, { registry, reader, layout }, {

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { request } from "undici";
 import { verifyRepository } from "../../cvmfs/verify.js";
 import { ConfigError } from "../../errors.js";
 import { info } from "../../logger.js";
@@ -13,6 +14,7 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   if (!repoUrl && !existsSync(join(dir, ".cvmfspublished"))) {
     throw new ConfigError(`no repository at ${dir} (no .cvmfspublished): give --stratum0 DIR or --repo-url URL`);
   }
+  if (repoUrl) await checkReachable(repoUrl);
   const defaultPub = join(settings.keysDir, `${settings.repo}.pub`);
   const pubkey = (options["pubkey"] as string | undefined) ?? (existsSync(defaultPub) ? defaultPub : undefined);
   const where = repoUrl ?? dir;
@@ -28,4 +30,17 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   ctx.stdout.write(`${summary}\n`);
   logger.log({ level: "debug", event: "verify.done", message: summary, fields: { ...stats, problems: problems.length } });
   return problems.length === 0 ? 0 : 1;
+}
+
+/** A wrong address is a configuration error (exit 2), not a damaged repository (exit 1). */
+async function checkReachable(repoUrl: string): Promise<void> {
+  let status: number;
+  try {
+    const res = await request(`${repoUrl.replace(/\/+$/, "")}/.cvmfspublished`, { method: "HEAD", headersTimeout: 30_000 });
+    await res.body.dump();
+    status = res.statusCode;
+  } catch (cause) {
+    throw new ConfigError(`cannot reach ${repoUrl}: ${(cause as Error).message}`, { cause });
+  }
+  if (status === 404) throw new ConfigError(`no repository at ${repoUrl} (.cvmfspublished: HTTP 404)`);
 }
