@@ -145,6 +145,9 @@ export async function* readTar(source: AsyncIterable<Buffer | Uint8Array>): Asyn
             );
           },
         });
+        // The reader reports a failed body itself (`body.errored`, below), whoever destroyed it:
+        // a consumer that gives up must not turn that into an uncaught 'error' event.
+        taken.on("error", () => undefined);
         return taken;
       },
     };
