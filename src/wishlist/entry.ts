@@ -1,6 +1,6 @@
 import picomatch from "picomatch";
 import { ImageReferenceError, type WishlistProblem } from "../errors.js";
-import { formatImageReference, parseImageReference, type ImageReference } from "./reference.js";
+import { formatImageReference, parseImageReference, splitReferenceText, type ImageReference } from "./reference.js";
 
 /**
  * One entry of a wishlist: an image reference (or a tag pattern to expand later) with the file
@@ -47,7 +47,7 @@ export function entryKey(entry: Pick<WishlistEntry, "ref">): string {
  * Throws ImageReferenceError with the reason.
  */
 export function parseEntryReference(file: string, line: number, text: string): WishlistEntry {
-  const { base, tag, digest } = splitTag(text);
+  const { name: base, tag, digest } = splitReferenceText(text);
   if (tag !== undefined && picomatch.scan(tag).isGlob) {
     if (digest !== undefined) throw new ImageReferenceError(text, "a tag pattern cannot be pinned to a digest");
     if (!TAG_PATTERN.test(tag)) throw new ImageReferenceError(text, `malformed tag pattern "${tag}"`);
@@ -56,20 +56,6 @@ export function parseEntryReference(file: string, line: number, text: string): W
     return { file, line, text, ref: { ...parsed, tag }, tagPattern: tag };
   }
   return { file, line, text, ref: parseImageReference(text) };
-}
-
-/** Split `base[:tag][@digest]` the way the reference grammar does (a colon before the last slash is a port). */
-function splitTag(text: string): { base: string; tag?: string; digest?: string } {
-  let rest = text;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  }
-  const colon = rest.lastIndexOf(":");
-  if (colon > rest.lastIndexOf("/")) return { base: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
-  return { base: rest, digest };
 }
 
 /** Whether `tag` matches an entry's pattern, with fnmatch-like semantics (as OSG's sync script uses). */

@@ -33,26 +33,17 @@ export function parseImageReference(input: string): ImageReference {
   if (text === "") throw new ImageReferenceError(input, "empty reference");
   if (/\s/.test(text)) throw new ImageReferenceError(input, "contains whitespace");
 
-  let rest = text;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
+  const split = splitReferenceText(text);
+  const rest = split.name;
+  let tag = split.tag;
+  const digest = split.digest;
+  if (digest !== undefined) {
     if (digest.startsWith("sha256:") && !SHA256_DIGEST.test(digest)) {
       throw new ImageReferenceError(input, "a sha256 digest is 64 lowercase hex characters");
     }
     if (!DIGEST.test(digest)) throw new ImageReferenceError(input, `malformed digest "${digest}"`);
   }
-
-  // A tag follows the last colon that comes after the last slash (a colon before it is a port).
-  let tag: string | undefined;
-  const lastColon = rest.lastIndexOf(":");
-  if (lastColon > rest.lastIndexOf("/")) {
-    tag = rest.slice(lastColon + 1);
-    rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) throw new ImageReferenceError(input, `malformed tag "${tag}"`);
-  }
+  if (tag !== undefined && !TAG.test(tag)) throw new ImageReferenceError(input, `malformed tag "${tag}"`);
   if (rest === "") throw new ImageReferenceError(input, "missing repository name");
 
   const slash = rest.indexOf("/");
@@ -86,6 +77,25 @@ export function parseImageReference(input: string): ImageReference {
   }
   if (tag === undefined && digest === undefined) tag = "latest";
   return { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/**
+ * Splits `name[:tag][@digest]` without checking the parts: the digest follows the `@`, and a tag
+ * follows the last colon that comes after the last slash (a colon before it is a registry port).
+ */
+export function splitReferenceText(text: string): { name: string; tag?: string; digest?: string } {
+  let name = text;
+  let digest: string | undefined;
+  const at = name.indexOf("@");
+  if (at >= 0) {
+    digest = name.slice(at + 1);
+    name = name.slice(0, at);
+  }
+  const colon = name.lastIndexOf(":");
+  if (colon > name.lastIndexOf("/")) {
+    return { name: name.slice(0, colon), tag: name.slice(colon + 1), ...(digest !== undefined ? { digest } : {}) };
+  }
+  return { name, ...(digest !== undefined ? { digest } : {}) };
 }
 
 /** The canonical string form: `registry/repository[:tag][@digest]`. */
