@@ -128,9 +128,10 @@ async function prepareTop(top: string): Promise<void> {
 async function writeFile(path: string, node: FileNode, store: ContentStore): Promise<string> {
   const c = node.content;
   if (hasPlainObjects(store) && c.hash !== null && !c.chunks?.length) {
-    // The object is the file: let the kernel copy it. COPYFILE_EXCL opens the destination with
-    // O_CREAT|O_EXCL, which never follows a symlink; the handle below refuses one too.
-    await copyFile(store.objectPath(c.hash, ""), path, constants.COPYFILE_EXCL);
+    // The object is the file: let the kernel copy it, sharing its blocks where the filesystem can
+    // (a reflink on btrfs or XFS, a plain copy elsewhere). COPYFILE_EXCL opens the destination
+    // with O_CREAT|O_EXCL, which never follows a symlink; the handle below refuses one too.
+    await copyFile(store.objectPath(c.hash, ""), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     const fh = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
     try {
       await fh.chmod((node.mode | 0o600) & 0o7777);
