@@ -59,7 +59,8 @@ export interface ConvertStats {
 export async function convertImage(image: Image, options: ConvertOptions): Promise<{ tree: DirNode; stats: ConvertStats }> {
   const started = Date.now();
   const { logger, store } = options;
-  const name = formatImageReference(image.reference);
+  // The name users wrote (tag form when there is a tag): the key of its progress line.
+  const name = formatImageReference(image.reference.tag !== undefined ? { ...image.reference, digest: undefined } : image.reference);
   const cacheDir = options.cacheDir === false ? undefined : (options.cacheDir ?? defaultCacheDir());
   const controller = new AbortController();
   const stop = (): void => controller.abort(options.signal?.reason);

@@ -35,7 +35,8 @@ export async function prepareImage(
   },
 ): Promise<PreparedImage> {
   const { store, logger } = options;
-  const name = formatImageReference(image.reference);
+  // The name users wrote (tag form when there is a tag): the key of its progress line.
+  const name = formatImageReference(image.reference.tag !== undefined ? { ...image.reference, digest: undefined } : image.reference);
   const now = options.now ?? new Date();
   const { tree, stats } = await convertImage(image, {
     store,
