@@ -20,8 +20,9 @@ interface ImageLine {
 export class ProgressDisplay implements Logger {
   private readonly bars: cliProgress.MultiBar;
   private readonly images = new Map<string, ImageLine>();
+  private stopped = false;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(private readonly stream: NodeJS.WriteStream) {
     this.bars = new cliProgress.MultiBar(
       {
         stream,
@@ -38,6 +39,10 @@ export class ProgressDisplay implements Logger {
   }
 
   log(e: LogEvent): void {
+    if (this.stopped) {
+      if (e.level !== "debug" && !e.event.endsWith(".progress")) this.stream.write(redactSecrets(`${e.level === "info" ? "" : `${e.level}: `}${e.message}\n`));
+      return;
+    }
     const f = e.fields ?? {};
     const image = typeof f["image"] === "string" ? f["image"] : undefined;
     if (e.level === "warn" || e.level === "error") {
@@ -90,7 +95,10 @@ export class ProgressDisplay implements Logger {
     }
   }
 
+  /** Draws the bars a last time and leaves them; later events print as plain lines. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     this.bars.stop();
   }
 

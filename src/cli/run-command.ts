@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import type { Logger } from "../logger.js";
 import { resolveCommonSettings, type CommonSettings, type RawCommonOptions } from "../config/settings.js";
 import type { CommandContext } from "./context.js";
@@ -40,9 +41,21 @@ export async function runCommand(
   const interactive = settings.logFormat === "text" && ctx.stderr.isTTY === true && options["quiet"] !== true && !ctx.env["CI"];
   const progress = interactive ? new ProgressDisplay(ctx.stderr as NodeJS.WriteStream) : undefined;
   const logger: Logger = progress ?? (settings.logFormat === "json" ? jsonLogger(ctx.stderr) : textLogger(ctx.stderr));
+  // The result (a summary table) goes below the finished bars, never between redraws.
+  const commandCtx: CommandContext = progress
+    ? {
+        ...ctx,
+        stdout: new Writable({
+          write(chunk: Buffer, encoding: BufferEncoding, done: (err?: Error | null) => void) {
+            progress.stop();
+            ctx.stdout.write(chunk, encoding, done);
+          },
+        }),
+      }
+    : ctx;
   try {
     const mod = await load();
-    return await mod.run({ args, options, settings, logger, ctx });
+    return await mod.run({ args, options, settings, logger, ctx: commandCtx });
   } finally {
     progress?.stop();
   }
