@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { RepositoryError, SignatureError, SizeMismatchError } from "../errors.js";
 import type { ObjectSuffix } from "./content.js";
 import type { CatalogLoader } from "./catalog-editor.js";
@@ -161,7 +160,14 @@ export class RepositoryReader {
     let total = 0;
     for (const piece of pieces) {
       const stream = await openVerifiedObject(this.source, piece.hash, piece.suffix, piece.size);
-      await pipeline(stream, out, { end: false });
+      // A loop rather than pipeline(…, { end: false }), which leaves listeners on `out` per piece.
+      for await (const chunk of stream) {
+        if (out.destroyed) {
+          stream.destroy();
+          return;
+        }
+        if (!out.write(chunk)) await drainOrClose(out);
+      }
       total += piece.size;
     }
     if (total !== entry.size) throw new SizeMismatchError(`file ${path}`, entry.size, total);
@@ -223,4 +229,17 @@ export async function readCheckedManifest(source: RepositorySource, opts: Reposi
     now: opts.now,
   });
   return manifest;
+}
+
+/** Resolves when `out` wants more (drain) or is gone (close), leaving no listener behind. */
+function drainOrClose(out: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off("drain", done);
+      out.off("close", done);
+      resolve();
+    };
+    out.once("drain", done);
+    out.once("close", done);
+  });
 }
