@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { access, mkdir, open, rename, rm } from "node:fs/promises";
+import { access, mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { RepositoryError } from "../errors.js";
@@ -15,11 +15,22 @@ import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../
  * Never hand it to the catalog writer or a publisher: the objects are not CVMFS objects.
  * Keep it apart from a CVMFS store's layer cache entries by giving the convert its own cacheDir.
  */
+/** Bodies up to this size are written with one call, from memory. */
+const SMALL_FILE = 256 * 1024;
+
+async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+}
+
 export class PlainContentStore implements ContentStore {
   readonly hashAlgorithm: HashAlgorithm = "sha1";
   /** Marks a store whose `objectPath(hash, "")` holds a file's bytes as they are. */
   readonly plainObjects = true;
   private seq = 0;
+  /** Objects known to be in place (put or found by this process): no syscall to ask again. */
+  private readonly present = new Set<string>();
+  private readonly dirs = new Set<string>();
 
   private constructor(readonly dir: string) {}
 
@@ -33,26 +44,49 @@ export class PlainContentStore implements ContentStore {
   }
 
   async putFile(body: Readable | AsyncIterable<Uint8Array>): Promise<FileContent> {
-    const tmp = join(this.dir, "txn", `${process.pid}-${this.seq++}-${randomBytes(4).toString("hex")}`);
-    const fh = await open(tmp, "wx", 0o600);
     const hash = createHash("sha1");
     let size = 0;
+    // Most image files are small: keep them in memory and write each with one call once its
+    // name is known (nothing at all when the object is already there). A body that outgrows
+    // SMALL_FILE streams to a temp file from then on, so a large file is never held whole.
+    const head: Uint8Array[] = [];
+    let fh: FileHandle | undefined;
+    let tmp: string | undefined;
     try {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         hash.update(chunk);
         size += chunk.length;
-        let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
+        if (fh === undefined && size <= SMALL_FILE) {
+          head.push(chunk);
+          continue;
+        }
+        if (fh === undefined) {
+          tmp = this.tempName();
+          fh = await open(tmp, "wx", 0o600);
+          for (const part of head) await writeAll(fh, part);
+          head.length = 0;
+        }
+        await writeAll(fh, chunk);
       }
     } catch (err) {
-      await fh.close();
-      await rm(tmp, { force: true });
+      await fh?.close();
+      if (tmp !== undefined) await rm(tmp, { force: true });
       throw err;
     }
-    await fh.close();
     const hex = hash.digest("hex");
-    await this.place(tmp, hex, "");
+    if (fh !== undefined && tmp !== undefined) {
+      await fh.close();
+      await this.place(tmp, hex, "");
+    } else if (!(await this.has(hex, ""))) {
+      const small = this.tempName();
+      await writeFile(small, Buffer.concat(head), { mode: 0o600, flag: "wx" });
+      await this.place(small, hex, "");
+    }
     return { size, hash: hex };
+  }
+
+  private tempName(): string {
+    return join(this.dir, "txn", `${process.pid}-${this.seq++}-${randomBytes(4).toString("hex")}`);
   }
 
   async putBuffer(bytes: Uint8Array, suffix: ObjectSuffix): Promise<string> {
@@ -69,18 +103,27 @@ export class PlainContentStore implements ContentStore {
   }
 
   private async place(tmp: string, hex: string, suffix: ObjectSuffix): Promise<void> {
-    const path = this.objectPath(hex, suffix);
-    if (await this.has(hex, suffix)) {
+    const key = hex + suffix;
+    if (this.present.has(key)) {
       await rm(tmp, { force: true });
       return;
     }
-    await mkdir(join(this.dir, hex.slice(0, 2)), { recursive: true });
-    await rename(tmp, path);
+    const dir = join(this.dir, hex.slice(0, 2));
+    if (!this.dirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.dirs.add(dir);
+    }
+    // Content-addressed: replacing an existing object with the same bytes is harmless, and one
+    // rename is cheaper than asking first.
+    await rename(tmp, this.objectPath(hex, suffix));
+    this.present.add(key);
   }
 
   async has(hash: string, suffix: ObjectSuffix): Promise<boolean> {
+    if (this.present.has(hash + suffix)) return true;
     try {
       await access(this.objectPath(hash, suffix));
+      this.present.add(hash + suffix);
       return true;
     } catch {
       return false;
