@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RepositoryError } from "../errors.js";
+import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js";
 
 /**
  * The JSON file inside each image directory's `.singularity.d/` that makes the published state
@@ -52,21 +52,10 @@ export type ImageMetadata = z.infer<typeof ImageMetadata>;
  */
 export function formatImageMetadata(metadata: ImageMetadata): Buffer {
   const checked = ImageMetadata.parse(metadata);
-  return Buffer.from(`${JSON.stringify(checked, null, 2)}\n`, "utf8");
+  return formatRepositoryJson(checked);
 }
 
 /** Parse the file's bytes; throws RepositoryError naming `where` when it is not valid metadata. */
 export function parseImageMetadata(bytes: Buffer | string, where: string): ImageMetadata {
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof bytes === "string" ? bytes : bytes.toString("utf8"));
-  } catch (cause) {
-    throw new RepositoryError(`read image metadata ${where}: not JSON`, { cause });
-  }
-  const result = ImageMetadata.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new RepositoryError(`read image metadata ${where}: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid"}`);
-  }
-  return result.data;
+  return parseRepositoryJson(ImageMetadata, bytes, "image metadata", where);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ConfigError, RepositoryError } from "../errors.js";
+import { ConfigError } from "../errors.js";
+import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js";
 
 /**
  * The grace period (`sync --keep-removed DAYS`): an image directory that loses its last public
@@ -85,21 +86,10 @@ export function updateRemovalSchedule(previous: RemovalSchedule, update: Removal
 /** The file's bytes: pretty JSON, keys sorted, final newline. */
 export function formatRemovalSchedule(schedule: RemovalSchedule): Buffer {
   const images = Object.fromEntries(Object.entries(schedule.images).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return Buffer.from(`${JSON.stringify({ version: 1, images }, null, 2)}\n`, "utf8");
+  return formatRepositoryJson({ version: 1, images });
 }
 
 /** Parse the file's bytes; throws RepositoryError naming `where` when it is malformed. */
 export function parseRemovalSchedule(bytes: Buffer | string, where: string): RemovalSchedule {
-  let json: unknown;
-  try {
-    json = JSON.parse(typeof bytes === "string" ? bytes : bytes.toString("utf8"));
-  } catch (cause) {
-    throw new RepositoryError(`read removal schedule ${where}: not JSON`, { cause });
-  }
-  const result = RemovalSchedule.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new RepositoryError(`read removal schedule ${where}: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "invalid"}`);
-  }
-  return result.data;
+  return parseRepositoryJson(RemovalSchedule, bytes, "removal schedule", where);
 }
