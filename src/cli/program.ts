@@ -51,6 +51,14 @@ function addCommon(cmd: Command): Command {
     .addOption(new Option("--quiet", "no progress display").env(envName("--quiet")));
 }
 
+/** What `plan` and `sync` share: which wishlists, which layout, how long removed images stay. */
+function addPlanning(cmd: Command): Command {
+  return cmd
+    .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
+    .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
+    .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"));
+}
+
 function addTarget(cmd: Command, withGateway: boolean): Command {
   cmd.addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"));
   if (withGateway) {
@@ -81,15 +89,14 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
 
   addCommon(
     addTarget(
-      program
-        .command("plan")
-        .description("show what sync would do: add, update, keep or remove, per image")
-        .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
-        .addOption(opt("--base <git-rev>", "only what the wishlist change since this git revision brings"))
-        .addOption(opt("--format <format>", "table or json", "table"))
-        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
-        .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
-        .addOption(new Option("--offline", "check and normalise the wishlist without network").env(envName("--offline"))),
+      addPlanning(
+        program
+          .command("plan")
+          .description("show what sync would do: add, update, keep or remove, per image")
+          .addOption(opt("--base <git-rev>", "only what the wishlist change since this git revision brings"))
+          .addOption(opt("--format <format>", "table or json", "table"))
+          .addOption(new Option("--offline", "check and normalise the wishlist without network").env(envName("--offline"))),
+      ),
       false,
     ),
   ).action(action("plan"));
@@ -104,13 +111,12 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
 
   addCommon(
     addTarget(
-      program
-        .command("sync")
-        .description("make the repository match the wishlist: convert, publish, re-tag, remove")
-        .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
-        .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
-        .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
-        .addOption(opt("--shard <i/n>", "run only shard i of n (1-based), so n runners split the wishlist")),
+      addPlanning(
+        program
+          .command("sync")
+          .description("make the repository match the wishlist: convert, publish, re-tag, remove")
+          .addOption(opt("--shard <i/n>", "run only shard i of n (1-based), so n runners split the wishlist")),
+      ),
       true,
     ),
   ).action(action("sync"));
