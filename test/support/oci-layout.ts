@@ -12,18 +12,11 @@ import { Readable, Transform, type TransformCallback } from "node:stream";
 import { DigestMismatchError } from "../../src/errors.js";
 import { MediaTypes, type Descriptor, type Image, type ImageConfig, type Layer } from "../../src/registry/image.js";
 import { parseImageReference } from "../../src/wishlist/reference.js";
+import { sha256, type PushLayer } from "./image-builder.js";
 
 /** A layer blob: in memory (`blob`) or in a file (`file`, e.g. from writeLayerFile). */
-export interface LayoutLayer {
-  digest: string;
-  size: number;
-  mediaType: string;
-  diffId: string;
-  blob?: Buffer;
-  file?: string;
-}
+export type LayoutLayer = Pick<PushLayer, "digest" | "size" | "mediaType" | "diffId" | "blob" | "file">;
 
-const sha256 = (data: Buffer | string): string => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 
 /** The config of a test image: linux/amd64 with the layers' diff_ids. */
 export function layoutConfig(layers: LayoutLayer[], config: ImageConfig["config"] = {}): ImageConfig {
