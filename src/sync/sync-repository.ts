@@ -3,7 +3,7 @@ import pLimit from "p-limit";
 import { errorCode } from "../errors.js";
 import { debug, info, warn, type Logger } from "../logger.js";
 import type { RegistryClient } from "../registry/registry-client.js";
-import type { Platform } from "../registry/image.js";
+import type { Image, Platform } from "../registry/image.js";
 import { formatImageReference, parseImageReference, withDigest } from "../wishlist/reference.js";
 import { applyTagEdits, assembleTagEdits, dueRemovals, touchedPaths } from "./apply-plan.js";
 import type { RepositoryLayout } from "./layout.js";
@@ -92,12 +92,13 @@ export async function executePlan(
   const converted = new Map<string, Converted>();
   const limit = pLimit(opts.concurrency);
   const shard = opts.shard && opts.shard.total > 1 ? opts.shard : undefined;
-  // A conversion and every name that waits for it share a shard (keyed by manifest digest), so no
-  // two runners write one image directory; other names go by their path, removals by config hex.
+  // A conversion and every name that waits for it share a shard (keyed by manifest digest); other
+  // names go by their path, removals by config hex. Two manifests of one image in different
+  // shards may both write its directory: the same content, so the last write changes nothing.
   const mine = (key: string): boolean => shard === undefined || shardOf(key, shard.total) === shard.index;
 
   const convertAndPublish = async (
-    image: Awaited<ReturnType<RegistryClient["image"]>>,
+    image: Image,
     imageDir: string,
     hex: string,
     name: string,
