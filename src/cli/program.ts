@@ -106,7 +106,12 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
       .command("convert")
       .description("pull one image and write it as an Apptainer sandbox directory")
       .argument("<image>", "image reference, e.g. almalinux:9")
-      .requiredOption("--sandbox <dir>", "sandbox directory to create"),
+      .requiredOption("--sandbox <dir>", "sandbox directory to create")
+      .addOption(
+        new Option("--layer-cache", "keep the layers' files in the cache directory so converts of images sharing layers skip them (disk: the images' uncompressed size)").env(
+          envName("--layer-cache"),
+        ),
+      ),
   ).action(action("convert"));
 
   addCommon(

@@ -1,6 +1,6 @@
-import { constants } from "node:fs";
-import { chmod, copyFile, link, lstat, lutimes, mkdir, open, readdir, symlink, utimes } from "node:fs/promises";
-import { resolve } from "node:path";
+import { chmodSync, constants, linkSync, lutimesSync, mkdirSync, renameSync, symlinkSync, utimesSync } from "node:fs";
+import { copyFile, link, lstat, mkdir, open, readdir, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import pLimit from "p-limit";
 import { AbortedError, ConfigError, RepositoryError } from "../errors.js";
 import { debug, silentLogger, type Logger } from "../logger.js";
@@ -9,9 +9,14 @@ import type { DirNode, FileNode, NodeMeta } from "../tree/types.js";
 import { walkTree } from "../tree/image-tree.js";
 import { assembleSidecar, sidecarPath, writeSidecar } from "./sidecar.js";
 import { hasPlainObjects } from "./materialise-plain-store.js";
+import { hasStagedObjects } from "./staging-store.js";
 
 export interface MaterialiseOptions {
-  /** Where file bytes come from: `store.readFile`, or a kernel copy of a `PlainContentStore` object. */
+  /**
+   * Where file bytes come from: `store.readFile`; a kernel copy of a `PlainContentStore` object;
+   * or a `StagingContentStore` object moved into place (the store's directory must be on the
+   * sandbox's filesystem, and its objects are used up).
+   */
   store: ContentStore;
   logger?: Logger;
   signal?: AbortSignal;
@@ -52,10 +57,14 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
 export async function materialiseTree(root: DirNode, dir: string, options: MaterialiseOptions): Promise<MaterialiseStats> {
   const logger = options.logger ?? silentLogger;
   const top = resolve(dir);
-  await prepareTop(top);
+  await prepareSandboxDir(top);
   const stats: MaterialiseStats = { dirs: 1, files: 0, hardlinks: 0, symlinks: 0, specials: 0, bytes: 0, sidecar: sidecarPath(top) };
+  const store = options.store;
   const limit = pLimit(options.concurrency ?? 16);
-  const written = new Map<number, Promise<string>>();
+  // Where each inode's first name went: a path once it is complete, a promise while it is written.
+  const written = new Map<number, string | Promise<string>>();
+  // Staged objects already moved into the sandbox, by staging name: where to copy them from.
+  const moved = new Map<string, string>();
   const writes: Promise<unknown>[] = [];
   const dirs: Array<[string, DirNode]> = [[top, root]];
   let failure: unknown;
@@ -65,38 +74,67 @@ export async function materialiseTree(root: DirNode, dir: string, options: Mater
     return p;
   };
 
-  for (const [path, node] of walkTree(root)) {
-    if (failure !== undefined) break;
-    if (options.signal?.aborted) throw new AbortedError(`materialise ${top}: aborted`);
-    if (path === "/") continue;
-    const onDisk = top + path;
-    switch (node.type) {
-      case "dir":
-        await mkdir(onDisk, { mode: 0o700 });
-        dirs.push([onDisk, node]);
-        stats.dirs++;
-        break;
-      case "file": {
-        const first = written.get(node.inode);
-        if (first) {
-          stats.hardlinks++;
-          track(first.then((firstPath) => link(firstPath, onDisk)));
+  // Names, links and moves are made with synchronous calls: each is a few microseconds of
+  // kernel work, where a thread-pool round trip costs several times that on the main thread
+  // (30,000 staged files: 0.12 s against 1.2 s). Only byte copies and streamed writes go to
+  // the pool. The walk yields to the event loop every few milliseconds all the same, so
+  // progress, signals and the pool's completions are not held up.
+  let sliceStart = performance.now();
+  try {
+    for (const [path, node] of walkTree(root)) {
+      if (failure !== undefined) break;
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+      if (options.signal?.aborted) throw new AbortedError(`materialise ${top}: aborted`);
+      if (path === "/") continue;
+      const onDisk = top + path;
+      switch (node.type) {
+        case "dir":
+          mkdirSync(onDisk, { mode: 0o700 });
+          dirs.push([onDisk, node]);
+          stats.dirs++;
+          break;
+        case "file": {
+          const first = written.get(node.inode);
+          if (first !== undefined) {
+            stats.hardlinks++;
+            if (typeof first === "string") linkSync(first, onDisk);
+            else track(first.then((firstPath) => link(firstPath, onDisk)));
+            break;
+          }
+          stats.files++;
+          stats.bytes += node.content.size;
+          const staged = hasStagedObjects(store) ? node.content.hash : null;
+          if (hasStagedObjects(store) && staged !== null) {
+            // The first file with these bytes takes the staged object; a later one, a separate
+            // file with the same bytes, copies it from where the first now is.
+            const source = moved.get(staged);
+            if (source === undefined) {
+              moveInto(store.objectPath(staged, ""), onDisk, node);
+              moved.set(staged, onDisk);
+              written.set(node.inode, onDisk);
+            } else {
+              written.set(node.inode, track(limit(() => copyInto(source, onDisk, node))));
+            }
+            break;
+          }
+          written.set(node.inode, track(limit(() => writeFile(onDisk, node, store))));
           break;
         }
-        stats.files++;
-        stats.bytes += node.content.size;
-        written.set(node.inode, track(limit(() => writeFile(onDisk, node, options.store))));
-        break;
+        case "symlink":
+          symlinkSync(node.target, onDisk);
+          lutimesSync(onDisk, ...times(node));
+          stats.symlinks++;
+          break;
+        default:
+          stats.specials++;
+          debug(logger, "sandbox.special", `${path}: ${node.type} recorded in the sidecar only`, { path, type: node.type });
       }
-      case "symlink":
-        await symlink(node.target, onDisk);
-        await lutimes(onDisk, ...times(node));
-        stats.symlinks++;
-        break;
-      default:
-        stats.specials++;
-        debug(logger, "sandbox.special", `${path}: ${node.type} recorded in the sidecar only`, { path, type: node.type });
     }
+  } catch (err) {
+    failure ??= err;
   }
   await Promise.allSettled(writes);
   if (failure !== undefined) {
@@ -106,41 +144,81 @@ export async function materialiseTree(root: DirNode, dir: string, options: Mater
   }
   // Children change a directory's mtime: set it (and the final mode) deepest first, at the end.
   for (const [path, node] of dirs.reverse()) {
-    await chmod(path, (node.mode | 0o700) & 0o7777);
-    await utimes(path, ...times(node));
+    chmodSync(path, (node.mode | 0o700) & 0o7777);
+    utimesSync(path, ...times(node));
   }
   await writeSidecar(stats.sidecar, assembleSidecar(root, options.image));
   return stats;
 }
 
-async function prepareTop(top: string): Promise<void> {
+/** Longest stretch of synchronous file-system calls before the walk lets other work run. */
+const SLICE_MS = 10;
+
+/**
+ * Make sure `top` can become a sandbox: created (with its parents) when missing, accepted when it
+ * is an empty directory, refused otherwise with a `ConfigError`. Says whether it created `top`.
+ */
+export async function prepareSandboxDir(top: string): Promise<boolean> {
   let st;
   try {
     st = await lstat(top);
   } catch {
     await mkdir(top, { recursive: true, mode: 0o700 });
-    return;
+    return true;
   }
   if (!st.isDirectory()) throw new ConfigError(`sandbox ${top} exists and is not a directory`);
   if ((await readdir(top)).length > 0) throw new ConfigError(`sandbox ${top} exists and is not empty`);
+  return false;
+}
+
+/**
+ * Undo a sandbox that failed half-way, so that running the same command again works: everything
+ * in `top` was made by this run (it was empty or missing), so all of it goes, and `top` too when
+ * this run created it.
+ */
+export async function discardSandbox(top: string, created: boolean): Promise<void> {
+  if (created) {
+    await rm(top, { recursive: true, force: true });
+    return;
+  }
+  for (const name of await readdir(top).catch(() => [])) await rm(join(top, name), { recursive: true, force: true });
+}
+
+/**
+ * Move a staged object to `path`, with the node's mode and mtime set first (they belong to the
+ * inode, which rename(2) keeps). The staged file is this run's own, in its own directory, so
+ * chmod and utimes by name are safe there. rename(2) does not follow a symlink in its last
+ * component, and `path`'s directory was made by this run and is given each name once (`walkTree`
+ * refuses names that are not single components), so the move cannot land outside the sandbox.
+ */
+function moveInto(staged: string, path: string, node: FileNode): void {
+  chmodSync(staged, (node.mode | 0o600) & 0o7777);
+  utimesSync(staged, ...times(node));
+  renameSync(staged, path);
+}
+
+/**
+ * Copy a finished file to `path` and give it `node`'s mode and mtime. The kernel copies it,
+ * sharing blocks where the filesystem can (a reflink on btrfs or XFS, a plain copy elsewhere).
+ * COPYFILE_EXCL opens the destination with O_CREAT|O_EXCL, which never follows a symlink; the
+ * handle below refuses one too.
+ */
+async function copyInto(source: string, path: string, node: FileNode): Promise<string> {
+  await copyFile(source, path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  const fh = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+  try {
+    await fh.chmod((node.mode | 0o600) & 0o7777);
+    await fh.utimes(...times(node));
+  } finally {
+    await fh.close();
+  }
+  return path;
 }
 
 async function writeFile(path: string, node: FileNode, store: ContentStore): Promise<string> {
   const c = node.content;
-  if (hasPlainObjects(store) && c.hash !== null && !c.chunks?.length) {
-    // The object is the file: let the kernel copy it, sharing its blocks where the filesystem can
-    // (a reflink on btrfs or XFS, a plain copy elsewhere). COPYFILE_EXCL opens the destination
-    // with O_CREAT|O_EXCL, which never follows a symlink; the handle below refuses one too.
-    await copyFile(store.objectPath(c.hash, ""), path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    const fh = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
-    try {
-      await fh.chmod((node.mode | 0o600) & 0o7777);
-      await fh.utimes(...times(node));
-    } finally {
-      await fh.close();
-    }
-    return path;
-  }
+  // The object is the file.
+  if (hasPlainObjects(store) && c.hash !== null && !c.chunks?.length) return copyInto(store.objectPath(c.hash, ""), path, node);
   const fh = await open(path, CREATE_FLAGS, 0o600);
   try {
     // Plain writes on the handle: a stream over it would keep the handle referenced past close().

@@ -1,3 +1,4 @@
+import { UnsafePathError } from "../errors.js";
 import type { DirNode, NodeMeta, TreeNode } from "./types.js";
 import { pathParts, type ReadLink } from "./path-safety.js";
 
@@ -47,11 +48,18 @@ export function treeReadLink(root: DirNode): ReadLink {
   };
 }
 
-/** Every node with its clean absolute path, parents before children, children in name order. */
+/**
+ * Every node with its clean absolute path, parents before children, children in name order.
+ * A name that is not a single path component (empty, `.`, `..`, or holding `/` or NUL) was not
+ * made by `applyLayer`; it is refused here, where names become paths that others write to.
+ */
 export function* walkTree(root: DirNode, base = "/"): Generator<[string, TreeNode]> {
   yield [base, root];
   const names = [...root.children.keys()].sort();
   for (const name of names) {
+    if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
+      throw new UnsafePathError(`${base === "/" ? "" : base}/${name}`, "the image tree holds a name that is not a single path component; refused");
+    }
     const child = root.children.get(name)!;
     const path = base === "/" ? `/${name}` : `${base}/${name}`;
     if (child.type === "dir") yield* walkTree(child, path);

@@ -2,10 +2,12 @@
  * The CLI contract as users and the CI template call it: exit codes, environment variables,
  * `plan --offline`, `convert` with a progress display / JSON events / summary, `serve`, `verify`.
  */
-import { lstat, readFile, readlink, writeFile, readdir, open } from "node:fs/promises";
+import { lstat, mkdir, readFile, readlink, writeFile, readdir, open } from "node:fs/promises";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.js";
+import { startFaultyProxy } from "../support/faulty-proxy.js";
 import { pushImage } from "../support/image-builder.js";
 import { buildLayer, type TestEntry } from "../support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -122,6 +124,9 @@ describe("convert", () => {
     expect(await readFile(`${sandbox}/.singularity.d/runscript`, "utf8")).toContain("/bin/echo");
     const sidecar = JSON.parse(await readFile(`${sandbox}.meta.json`, "utf8")) as Record<string, unknown>;
     expect(JSON.stringify(sidecar)).toContain("/usr/bin/su");
+    // Nothing is left beside the sandbox but its sidecar, and nothing went to the cache.
+    expect((await readdir(dir.path)).filter((n) => n.includes("sandbox-json"))).toEqual(["sandbox-json", "sandbox-json.meta.json"]);
+    await expect(readdir(dir.join("cache-json"))).rejects.toThrow(/ENOENT/);
   });
 
   it("shows a progress display on a terminal and a summary table", async () => {
@@ -134,13 +139,52 @@ describe("convert", () => {
     const env = { ...process.env };
     delete env["CI"];
     const code = await main(
-      ["convert", reference, "--sandbox", dir.join("sandbox-tty"), "--insecure-registry", registry.host, "--cache-dir", dir.join("cache-json")],
+      ["convert", reference, "--sandbox", dir.join("sandbox-tty"), "--insecure-registry", registry.host, "--cache-dir", dir.join("cache-tty"), "--layer-cache"],
       { stdout: out, stderr: err, env, signal: new AbortController().signal },
     );
     expect(code).toBe(0);
     expect(stderr).toMatch(/\d+% \| .*cli\/many:1 \| (layers|done)/);
     expect(stdout).toMatch(/image\s+manifest\s+layers\s+files\s+bytes\s+time\s+sandbox/);
-    expect(stdout).toMatch(/3 \(3 cached\)/);
+    expect(stdout).toMatch(/3 \(0 cached\)/);
+  });
+
+  it("with --layer-cache, a second convert takes every layer from the cache and gives the same sandbox", async () => {
+    const run = await runCli(["convert", reference, "--sandbox", dir.join("sandbox-cached"), "--insecure-registry", registry.host, "--cache-dir", dir.join("cache-tty"), "--layer-cache"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/3 \(3 cached\)/);
+    const paths = async (sandbox: string): Promise<string[]> =>
+      (JSON.parse(await readFile(`${sandbox}.meta.json`, "utf8")) as { entries: Array<{ path: string; mode: number }> }).entries.map((e) => `${e.path}:${e.mode}`);
+    expect(await paths(dir.join("sandbox-cached"))).toEqual(await paths(dir.join("sandbox-json")));
+    expect(await readFile(dir.join("sandbox-cached/data/d19500/f19999"), "utf8")).toBe("file 19999\n");
+  });
+
+  it("leaves nothing behind when a layer turns out corrupt: no sandbox, no staging directory", async () => {
+    const small = await pushImage(registry, "cli/broken:1", {
+      layers: [await buildLayer([{ type: "file", path: "a", content: "a" }]), await buildLayer([{ type: "file", path: "b", content: { size: 300_000, seed: 3 } }])],
+    });
+    const proxy = await startFaultyProxy(registry, [{ kind: "corrupt-byte", match: { method: "GET", path: small.layers[1]!.digest } }]);
+    try {
+      const work = dir.join("broken");
+      await mkdir(work);
+      const run = await runCli(["convert", small.reference.replace(registry.host, proxy.host), "--sandbox", join(work, "sandbox"), "--insecure-registry", proxy.host]);
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toMatch(/digest/i);
+      expect(proxy.requests.some((r) => r.fault === "corrupt-byte")).toBe(true);
+      expect(await readdir(work)).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it("refuses a sandbox directory that is not empty before pulling anything", async () => {
+    const busy = dir.join("sandbox-busy");
+    await mkdir(busy);
+    await writeFile(join(busy, "keep"), "mine");
+    const run = await runCli(["convert", reference, "--sandbox", busy, "--insecure-registry", registry.host, "--log-format", "json"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/exists and is not empty/);
+    expect(run.events().some((e) => e["event"] === "image.resolve")).toBe(false);
+    expect(await readdir(busy)).toEqual(["keep"]);
   });
 });
 

@@ -1,13 +1,16 @@
 import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
-import { ConfigError } from "../../src/errors.js";
+import { ConfigError, UnsafePathError } from "../../src/errors.js";
 import { memoryLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";
 import { materialiseTree } from "../../src/sandbox/materialise.js";
 import { readSidecar, sidecarPath } from "../../src/sandbox/sidecar.js";
 import { PlainContentStore } from "../../src/sandbox/materialise-plain-store.js";
+import { StagingContentStore } from "../../src/sandbox/staging-store.js";
+import { createImageTree } from "../../src/tree/image-tree.js";
 import { buildLayer } from "../support/layer-builder.js";
 import { memoryImage } from "../support/oci-layout.js";
 import { testdir, type Testdir } from "../support/testdir.js";
@@ -155,20 +158,60 @@ describe("materialiseTree", () => {
       await buildLayer([{ type: "file", path: "empty", content: "" }, { type: "whiteout", path: "same1" }]),
     ];
     const plain = await PlainContentStore.create(dir.join("plain-store"));
+    const staging = await StagingContentStore.create(dir.join("staging"));
     const results: Record<string, string>[] = [];
-    for (const [name, s] of [["from-local", store], ["from-plain", plain]] as const) {
-      const { tree } = await convertImage(memoryImage(layers), { store: s, cacheDir: dir.join(`cache-${name}`), logger: memoryLogger(), apptainer: false });
+    for (const [name, s] of [["from-local", store], ["from-plain", plain], ["from-staged", staging]] as const) {
+      const { tree } = await convertImage(memoryImage(layers), { store: s, cacheDir: s === staging ? false : dir.join(`cache-${name}`), logger: memoryLogger(), apptainer: false });
       await materialiseTree(tree, dir.join(name), { store: s });
       results.push(await snapshot(dir.join(name)));
     }
     expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
     expect(results[1]).toMatchObject({ "bin/tool": "file:4711:tool", same2: "file:600:same", ro: "dir:700", empty: "file:644:" });
-    const [a, b, c] = await Promise.all(["bin/tool", "bin/tool2", "same2"].map((p) => stat(join(dir.join("from-plain"), p))));
-    expect(a!.ino).toBe(b!.ino);
-    expect(c!.nlink).toBe(1);
+    for (const from of ["from-plain", "from-staged"]) {
+      const [a, b, c] = await Promise.all(["bin/tool", "bin/tool2", "same2"].map((p) => stat(join(dir.join(from), p))));
+      expect(a!.ino).toBe(b!.ino);
+      expect(c!.nlink).toBe(1);
+    }
+    // Staged objects were moved, not copied: only the whited-out `same1` is left behind.
+    const left = await readdir(dir.join("staging"));
+    expect(left).toHaveLength(1);
+    expect(await readFile(join(dir.join("staging"), left[0]!), "utf8")).toBe("same");
+    expect((await stat(join(dir.join("from-staged"), "big"))).mtimeMs).toBe((await stat(join(dir.join("from-local"), "big"))).mtimeMs);
     // The cache works with the plain store too: a second convert replays both layers.
     const again = await convertImage(memoryImage(layers), { store: plain, cacheDir: dir.join("cache-from-plain"), logger: memoryLogger(), apptainer: false });
     expect(again.stats.layersFromCache).toBe(2);
+  });
+
+  it("moves a staged object to its first file and copies it for a separate file with the same bytes", async () => {
+    const staging = await StagingContentStore.create(dir.join("staging-shared"));
+    const content = await staging.putFile(Readable.from([Buffer.from("shared bytes")]));
+    const tree = createImageTree();
+    const meta = { uid: 0, gid: 0, mtime: 1_000_000, mtimeNs: 0 };
+    tree.root.children.set("a", { type: "file", ...meta, mode: 0o755, content, inode: 1 });
+    tree.root.children.set("b", { type: "file", ...meta, mode: 0o640, content, inode: 2 });
+    tree.root.children.set("c", { type: "file", ...meta, mode: 0o755, content, inode: 1 });
+    const out = dir.join("shared");
+    const stats = await materialiseTree(tree.root, out, { store: staging });
+    expect(stats).toMatchObject({ files: 2, hardlinks: 1 });
+    expect(await snapshot(out)).toEqual({ a: "file:755:shared bytes", b: "file:640:shared bytes", c: "file:755:shared bytes" });
+    const [a, b, c] = await Promise.all(["a", "b", "c"].map((p) => stat(join(out, p))));
+    expect(a!.ino).toBe(c!.ino);
+    expect(b!.ino).not.toBe(a!.ino);
+    expect(b!.mtimeMs).toBe(1_000_000_000);
+    expect(await readdir(dir.join("staging-shared"))).toEqual([]);
+  });
+
+  it("refuses a tree holding a name that is not a single path component, outside nothing touched", async () => {
+    const { work, sandbox, before } = await hostileWorkspace("bad-names");
+    for (const bad of ["..", "x/../../canary", "."]) {
+      const tree = createImageTree();
+      const content = { size: 1, hash: "0".repeat(40) };
+      tree.root.children.set(bad, { type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: 0, mtimeNs: 0, children: new Map([["f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, mtimeNs: 0, content, inode: 1 }]]) });
+      await expect(materialiseTree(tree.root, sandbox, { store })).rejects.toThrow(UnsafePathError);
+      await rm(sandbox, { recursive: true, force: true });
+    }
+    expect(await snapshot(work)).toEqual(before);
   });
 
   it("refuses a DIR that is not empty or is a symlink, and writes nothing", async () => {

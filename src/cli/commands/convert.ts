@@ -1,28 +1,37 @@
-import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join, resolve } from "node:path";
+import type { ContentStore } from "../../cvmfs/content.js";
 import { info } from "../../logger.js";
 import { createRegistryClient } from "../../registry/registry-client.js";
 import { convertImage } from "../../sandbox/convert-image.js";
-import { materialiseTree } from "../../sandbox/materialise.js";
+import { discardSandbox, materialiseTree, prepareSandboxDir } from "../../sandbox/materialise.js";
 import { PlainContentStore } from "../../sandbox/materialise-plain-store.js";
+import { StagingContentStore } from "../../sandbox/staging-store.js";
 import { formatImageReference, parseImageReference } from "../../wishlist/reference.js";
 import type { CommandInput } from "../run-command.js";
 import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.js";
 
 /**
  * `convert IMAGE --sandbox DIR`: pull one image and write it as an Apptainer sandbox, as an
- * ordinary user. File bytes pass through a plain (uncompressed) store in the cache directory:
- * a sandbox needs no CVMFS objects, and a second image sharing base layers reuses their results.
+ * ordinary user. By default each file's bytes are written once, into a staging directory beside
+ * DIR, and moved into place when the tree is complete; nothing stays behind. `--layer-cache`
+ * keeps the layers' files (uncompressed) in the cache directory instead, so a later convert of an
+ * image sharing base layers skips them, at the cost of that disk space and one more copy.
  */
 export async function run({ args, options, settings, logger, ctx }: CommandInput): Promise<number> {
   const started = Date.now();
   const ref = parseImageReference(args[0] ?? "");
   const name = formatImageReference(ref);
   const sandbox = resolve(String(options["sandbox"]));
+  const useLayerCache = options["layerCache"] === true;
+  // Before any download: a sandbox that cannot be written is a mistake to report now.
+  const created = await prepareSandboxDir(sandbox);
   const registry = createRegistryClient({
     insecureRegistries: settings.insecureRegistries,
     ...(settings.registryAuth ? { authFile: settings.registryAuth } : {}),
     logger,
   });
+  let staging: StagingContentStore | undefined;
   try {
     info(logger, "image.resolve", `resolving ${name} for ${settings.platform.os}/${settings.platform.architecture}`, { image: name });
     const image = await registry.image(ref, settings.platform, { signal: ctx.signal });
@@ -31,12 +40,19 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
       layers: image.layers.length,
       manifestDigest: image.manifestDigest,
     });
-    // Its own cache directory: these layer results name plain objects, not CVMFS ones.
+    // The layer cache of `--layer-cache` is its own: its results name plain objects, not CVMFS ones.
     const cacheDir = join(settings.cacheDir, "sandbox");
-    const store = await PlainContentStore.create(join(cacheDir, "objects"));
+    let store: ContentStore;
+    if (useLayerCache) {
+      store = await PlainContentStore.create(join(cacheDir, "objects"));
+    } else {
+      // Beside the sandbox, so that moving a file into it is a rename on the same filesystem.
+      staging = await StagingContentStore.create(join(dirname(sandbox), `.${basename(sandbox)}.staging-${randomBytes(4).toString("hex")}`));
+      store = staging;
+    }
     const { tree, stats } = await convertImage(image, {
       store,
-      cacheDir,
+      cacheDir: useLayerCache ? cacheDir : false,
       concurrency: Math.max(2, Math.min(settings.concurrency, 8)),
       logger,
       signal: ctx.signal,
@@ -60,7 +76,12 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
       )}\nmetadata the runner could not keep on disk (owners, modes, devices, xattrs): ${written.sidecar}\n`,
     );
     return 0;
+  } catch (err) {
+    // Nothing half-written stays: the same command can be run again as it is.
+    await discardSandbox(sandbox, created);
+    throw err;
   } finally {
+    await staging?.dispose();
     await registry.close();
   }
 }
