@@ -1,4 +1,4 @@
-import { chmodSync, constants, linkSync, lutimesSync, mkdirSync, renameSync, symlinkSync, utimesSync } from "node:fs";
+import { chmodSync, constants, copyFileSync, linkSync, lutimesSync, mkdirSync, renameSync, symlinkSync, utimesSync } from "node:fs";
 import { copyFile, link, lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import pLimit from "p-limit";
@@ -194,7 +194,16 @@ export async function discardSandbox(top: string, created: boolean): Promise<voi
 function moveInto(staged: string, path: string, node: FileNode): void {
   chmodSync(staged, (node.mode | 0o600) & 0o7777);
   utimesSync(staged, ...times(node));
-  renameSync(staged, path);
+  try {
+    renameSync(staged, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+    // The sandbox is a mount point of its own (the staging directory is beside it): copy.
+    // COPYFILE_EXCL opens the destination with O_CREAT|O_EXCL, which never follows a symlink.
+    copyFileSync(staged, path, constants.COPYFILE_EXCL);
+    chmodSync(path, (node.mode | 0o600) & 0o7777);
+    utimesSync(path, ...times(node));
+  }
 }
 
 /**

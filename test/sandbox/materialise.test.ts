@@ -202,6 +202,25 @@ describe("materialiseTree", () => {
     expect(await readdir(dir.join("staging-shared"))).toEqual([]);
   });
 
+  it("copies staged objects when the sandbox is on another filesystem than the staging directory", async () => {
+    const shm = await testdir({}, "cis-staging-", "/dev/shm");
+    try {
+      const staging = await StagingContentStore.create(shm.join("staging"));
+      const layers = [await buildLayer([{ type: "file", path: "bin/tool", content: "tool", mode: 0o4711, mtime: 1_600_000_000 }, { type: "hardlink", path: "bin/tool2", target: "bin/tool" }])];
+      const { tree } = await convertImage(memoryImage(layers), { store: staging, cacheDir: false, logger: memoryLogger(), apptainer: false });
+      const out = dir.join("cross-device");
+      await mkdir(out);
+      expect((await stat(out)).dev).not.toBe((await stat(shm.path)).dev);
+      await materialiseTree(tree, out, { store: staging });
+      expect(await snapshot(out)).toEqual({ bin: "dir:755", "bin/tool": "file:4711:tool", "bin/tool2": "file:4711:tool" });
+      const [a, b] = await Promise.all([stat(join(out, "bin/tool")), stat(join(out, "bin/tool2"))]);
+      expect(a.ino).toBe(b.ino);
+      expect(a.mtimeMs).toBe(1_600_000_000_000);
+    } finally {
+      await shm.cleanup();
+    }
+  });
+
   it("refuses a tree holding a name that is not a single path component, outside nothing touched", async () => {
     const { work, sandbox, before } = await hostileWorkspace("bad-names");
     for (const bad of ["..", "x/../../canary", "."]) {
