@@ -5,7 +5,7 @@ import type { ChunkRef } from "./content.js";
 import { readCounters, type CatalogCounters } from "./catalog-counters.js";
 import { hashAlgorithmOfFlags, joinHashString, splitHashString } from "./catalog-hash.js";
 import type { CatalogRow } from "./catalog-row.js";
-import { CATALOG_SCHEMA_REVISION, createCatalogSchema, setProperties, writeStatistics } from "./catalog-schema.js";
+import { CATALOG_SCHEMA_REVISION, PARENT_INDEX_DDL, createCatalogSchema, setProperties, writeStatistics } from "./catalog-schema.js";
 import type { Md5Key } from "./md5-path.js";
 
 /**
@@ -43,7 +43,8 @@ function toRow(r: RawRow): CatalogRow {
   };
 }
 
-let emptyCatalog: Buffer | undefined;
+/** Serialized empty catalogs, with (false) and without (true) the parent index. */
+const emptyCatalogs = new Map<boolean, Buffer>();
 
 /**
  * Brings a schema 2.5 catalog of an older revision up to revision 7, step by step as the CVMFS
@@ -83,55 +84,88 @@ export interface NestedRow {
 /** Rows per multi-row INSERT. */
 const BATCH = 64;
 
+type StatementName = "insert" | "update" | "get" | "list" | "del" | "chunkInsert" | "chunkList" | "chunkDel";
+
+function statementSql(name: StatementName, select: () => string): string {
+  switch (name) {
+    case "insert":
+      return `INSERT INTO catalog (${COLUMNS}) VALUES (${COLUMNS.split(", ").map(() => "?").join(", ")})`;
+    case "update":
+      return (
+        "UPDATE catalog SET parent_1 = ?, parent_2 = ?, hardlinks = ?, hash = ?, size = ?, mode = ?, mtime = ?, " +
+        "mtimens = ?, flags = ?, name = ?, symlink = ?, uid = ?, gid = ?, xattr = ? WHERE md5path_1 = ? AND md5path_2 = ?"
+      );
+    case "get":
+      return `SELECT ${select()} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`;
+    case "list":
+      return `SELECT ${select()} FROM catalog WHERE parent_1 = ? AND parent_2 = ?`;
+    case "del":
+      return "DELETE FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?";
+    case "chunkInsert":
+      return "INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)";
+    case "chunkList":
+      return "SELECT offset, size, hash FROM chunks WHERE md5path_1 = ? AND md5path_2 = ? ORDER BY offset";
+    case "chunkDel":
+      return "DELETE FROM chunks WHERE md5path_1 = ? AND md5path_2 = ?";
+  }
+}
+
 export class CatalogDb {
   private batchInsert: Statement | undefined;
-  /** The catalog columns as this file can give them. */
-  private readonly select: string;
-  private readonly stmts: {
-    insert: Statement;
-    update: Statement;
-    get: Statement;
-    list: Statement;
-    del: Statement;
-    chunkInsert: Statement;
-    chunkList: Statement;
-    chunkDel: Statement;
-  };
+  /** Set by `create({ deferParentIndex })` until `serialize()` builds the index. */
+  private parentIndexPending = false;
+  /** The catalog columns as this file can give them (worked out on first read). */
+  private selectList: string | undefined;
+  /**
+   * Statements, prepared on first use: a catalog that is only written (hundreds per image)
+   * then pays for the one or two it needs, not for all of them.
+   */
+  private readonly prepared = new Map<StatementName, Statement>();
 
-  private constructor(readonly db: Db) {
+  private constructor(readonly db: Db) {}
+
+  private get select(): string {
     // Catalogs older than revision 7 (or 2) lack `mtimens` (or `xattr`): read them as NULL.
-    const have = new Set((db.prepare("PRAGMA table_info(catalog)").all() as Array<{ name: string }>).map((c) => c.name));
-    this.select = COLUMNS.split(", ")
-      .map((c) => (have.has(c) ? c : `NULL AS ${c}`))
-      .join(", ");
-    const writable = !db.readonly;
-    const prep = (sql: string): Statement => (writable ? db.prepare(sql) : (undefined as unknown as Statement));
-    this.stmts = {
-      insert: prep(`INSERT INTO catalog (${COLUMNS}) VALUES (${COLUMNS.split(", ").map(() => "?").join(", ")})`),
-      update: prep(
-        "UPDATE catalog SET parent_1 = ?, parent_2 = ?, hardlinks = ?, hash = ?, size = ?, mode = ?, mtime = ?, " +
-          "mtimens = ?, flags = ?, name = ?, symlink = ?, uid = ?, gid = ?, xattr = ? WHERE md5path_1 = ? AND md5path_2 = ?",
-      ),
-      get: db.prepare(`SELECT ${this.select} FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?`).safeIntegers(true),
-      list: db.prepare(`SELECT ${this.select} FROM catalog WHERE parent_1 = ? AND parent_2 = ?`).safeIntegers(true),
-      del: prep("DELETE FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?"),
-      chunkInsert: prep("INSERT INTO chunks (md5path_1, md5path_2, offset, size, hash) VALUES (?, ?, ?, ?, ?)"),
-      chunkList: db.prepare("SELECT offset, size, hash FROM chunks WHERE md5path_1 = ? AND md5path_2 = ? ORDER BY offset"),
-      chunkDel: prep("DELETE FROM chunks WHERE md5path_1 = ? AND md5path_2 = ?"),
-    };
+    if (this.selectList === undefined) {
+      const have = new Set((this.db.prepare("PRAGMA table_info(catalog)").all() as Array<{ name: string }>).map((c) => c.name));
+      this.selectList = COLUMNS.split(", ")
+        .map((c) => (have.has(c) ? c : `NULL AS ${c}`))
+        .join(", ");
+    }
+    return this.selectList;
   }
 
-  /** A new, empty catalog (schema and `schema`/`schema_revision` properties, no rows). */
-  static create(): CatalogDb {
+  private stmt(name: StatementName): Statement {
+    let st = this.prepared.get(name);
+    if (st === undefined) {
+      st = this.db.prepare(statementSql(name, () => this.select));
+      if (name === "get" || name === "list") st.safeIntegers(true);
+      this.prepared.set(name, st);
+    }
+    return st;
+  }
+
+  /**
+   * A new, empty catalog (schema and `schema`/`schema_revision` properties, no rows).
+   * `deferParentIndex` suits a catalog filled in one go: the parent index is built by
+   * `serialize()`, after the rows, which sorts once instead of inserting every row into it at a
+   * random place (a third to a half faster, and the file comes out smaller).
+   */
+  static create(options: { deferParentIndex?: boolean } = {}): CatalogDb {
     // Running the DDL costs about a millisecond per catalog; an image split into hundreds of
     // catalogs starts each one from the serialized empty schema instead.
-    if (emptyCatalog === undefined) {
+    const deferred = options.deferParentIndex === true;
+    let template = emptyCatalogs.get(deferred);
+    if (template === undefined) {
       const db = new Database(":memory:");
-      createCatalogSchema(db);
-      emptyCatalog = db.serialize();
+      createCatalogSchema(db, { deferParentIndex: deferred });
+      template = db.serialize();
+      emptyCatalogs.set(deferred, template);
       db.close();
     }
-    return new CatalogDb(new Database(Buffer.from(emptyCatalog)));
+    const catalog = new CatalogDb(new Database(Buffer.from(template)));
+    catalog.parentIndexPending = deferred;
+    return catalog;
   }
 
   /** Opens the bytes of a catalog file (in memory; writable, the source is not touched). */
@@ -158,7 +192,7 @@ export class CatalogDb {
   }
 
   insertRow(r: CatalogRow): void {
-    this.stmts.insert.run(
+    this.stmt("insert").run(
       r.md5path[0], r.md5path[1], r.parent[0], r.parent[1], r.hardlinks, r.hash, r.size, r.mode,
       r.mtime, r.mtimens, r.flags, r.name, r.symlink, r.uid, r.gid, r.xattr,
     );
@@ -202,20 +236,20 @@ export class CatalogDb {
 
   /** Rewrites every column of the row with the same md5path. */
   updateRow(r: CatalogRow): void {
-    this.stmts.update.run(
+    this.stmt("update").run(
       r.parent[0], r.parent[1], r.hardlinks, r.hash, r.size, r.mode, r.mtime, r.mtimens, r.flags,
       r.name, r.symlink, r.uid, r.gid, r.xattr, r.md5path[0], r.md5path[1],
     );
   }
 
   getRow(key: Md5Key): CatalogRow | undefined {
-    const r = this.stmts.get.get(key[0], key[1]) as RawRow | undefined;
+    const r = this.stmt("get").get(key[0], key[1]) as RawRow | undefined;
     return r === undefined ? undefined : toRow(r);
   }
 
   /** Rows whose parent is `key` (the directory listing), in no particular order. */
   listRows(key: Md5Key): CatalogRow[] {
-    return (this.stmts.list.all(key[0], key[1]) as RawRow[]).map(toRow);
+    return (this.stmt("list").all(key[0], key[1]) as RawRow[]).map(toRow);
   }
 
   /** Every row of the catalog. */
@@ -224,20 +258,20 @@ export class CatalogDb {
   }
 
   deleteRow(key: Md5Key): void {
-    this.stmts.chunkDel.run(key[0], key[1]);
-    this.stmts.del.run(key[0], key[1]);
+    this.stmt("chunkDel").run(key[0], key[1]);
+    this.stmt("del").run(key[0], key[1]);
   }
 
   insertChunks(key: Md5Key, chunks: readonly ChunkRef[]): void {
     for (const c of chunks) {
-      this.stmts.chunkInsert.run(key[0], key[1], c.offset, c.size, splitHashString(c.hash).digest);
+      this.stmt("chunkInsert").run(key[0], key[1], c.offset, c.size, splitHashString(c.hash).digest);
     }
   }
 
   /** The chunk list of a chunked file; the algorithm comes from the file row's flags. */
   chunks(key: Md5Key, flags: number): ChunkRef[] {
     const algo = hashAlgorithmOfFlags(flags);
-    const rows = this.stmts.chunkList.all(key[0], key[1]) as Array<{ offset: number; size: number; hash: Buffer }>;
+    const rows = this.stmt("chunkList").all(key[0], key[1]) as Array<{ offset: number; size: number; hash: Buffer }>;
     return rows.map((r) => ({ offset: r.offset, size: r.size, hash: joinHashString(r.hash, algo) }));
   }
 
@@ -280,8 +314,12 @@ export class CatalogDb {
     return this.db.transaction(fn)();
   }
 
-  /** The SQLite file bytes. */
+  /** The SQLite file bytes (with the parent index, built now if it was deferred). */
   serialize(): Buffer {
+    if (this.parentIndexPending) {
+      this.db.exec(PARENT_INDEX_DDL);
+      this.parentIndexPending = false;
+    }
     return this.db.serialize();
   }
 

@@ -10,6 +10,9 @@ import { counterRows, type CatalogCounters } from "./catalog-counters.js";
 export const CATALOG_SCHEMA = "2.5";
 export const CATALOG_SCHEMA_REVISION = 7;
 
+/** The index behind directory listings (rows by parent). */
+export const PARENT_INDEX_DDL = "CREATE INDEX idx_catalog_parent ON catalog (parent_1, parent_2);";
+
 /** The DDL in creation order. */
 export const CATALOG_DDL: readonly string[] = [
   "CREATE TABLE properties (key TEXT, value TEXT, CONSTRAINT pk_properties PRIMARY KEY (key));",
@@ -19,7 +22,7 @@ export const CATALOG_DDL: readonly string[] = [
     " mtimens INTEGER, flags INTEGER, name TEXT, symlink TEXT, uid INTEGER," +
     " gid INTEGER, xattr BLOB, " +
     " CONSTRAINT pk_catalog PRIMARY KEY (md5path_1, md5path_2));",
-  "CREATE INDEX idx_catalog_parent ON catalog (parent_1, parent_2);",
+  PARENT_INDEX_DDL,
   "CREATE TABLE chunks " +
     "(md5path_1 INTEGER, md5path_2 INTEGER, offset INTEGER, size INTEGER, " +
     " hash BLOB, " +
@@ -34,9 +37,13 @@ export const CATALOG_DDL: readonly string[] = [
     "CONSTRAINT pk_statistics PRIMARY KEY (counter));",
 ];
 
-/** Creates every table of an empty catalog and stores `schema`/`schema_revision`. */
-export function createCatalogSchema(db: Database): void {
-  for (const ddl of CATALOG_DDL) db.exec(ddl);
+/**
+ * Creates every table of an empty catalog and stores `schema`/`schema_revision`. With
+ * `deferParentIndex` the parent index is left out, for the caller to create (with
+ * `PARENT_INDEX_DDL`) once the rows are in.
+ */
+export function createCatalogSchema(db: Database, options: { deferParentIndex?: boolean } = {}): void {
+  for (const ddl of CATALOG_DDL) if (!(options.deferParentIndex && ddl === PARENT_INDEX_DDL)) db.exec(ddl);
   setProperties(db, { schema: CATALOG_SCHEMA, schema_revision: String(CATALOG_SCHEMA_REVISION) });
 }
 

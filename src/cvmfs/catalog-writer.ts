@@ -181,7 +181,7 @@ async function writeCatalog(dir: DirNode, path: string, ctx: WriteContext): Prom
   // random: faster, and the file comes out smaller (full pages) for every client to download.
   rows.sort((a, b) => cmpKey(a.md5path, b.md5path));
 
-  const db = CatalogDb.create();
+  const db = CatalogDb.create({ deferParentIndex: true });
   try {
     db.transaction(() => {
       db.insertRows(rows);

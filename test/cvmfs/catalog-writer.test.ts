@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { counterTotals, recountSelf, zeroCounterSet, type CounterSet } from "../../src/cvmfs/catalog-counters.js";
 import { CatalogDb } from "../../src/cvmfs/catalog-db.js";
+import { CATALOG_DDL } from "../../src/cvmfs/catalog-schema.js";
 import { openCatalog, type CatalogReader } from "../../src/cvmfs/catalog-reader.js";
 import { writeImageCatalogs } from "../../src/cvmfs/catalog-writer.js";
 import { md5PathKey } from "../../src/cvmfs/md5-path.js";
@@ -16,6 +17,8 @@ const stores = useStores();
 const MP = "/.images/ab/cdef";
 const EMPTY_SHA1 = "e8ec3d88b62ebf526e4e5a4ff6162a3aa48a6b78";
 const hex = (b: Buffer | null): string | null => (b === null ? null : b.toString("hex"));
+/** The name a CREATE statement gives its table or index. */
+const ddlName = (ddl: string): string => /^CREATE (?:TABLE|INDEX) (\w+)/.exec(ddl)![1]!;
 
 function imageTree(): DirNode {
   const shContent = { size: 100, hash: fakeHash("sh") };
@@ -141,6 +144,23 @@ describe("writeImageCatalogs", () => {
     expect(top.entries()).toHaveLength(13);
     top.close();
     child.close();
+  });
+
+  it("gives every catalog the full schema, the parent index included, and an intact SQLite file", async () => {
+    const store = await stores.store();
+    const ref = await writeImageCatalogs(imageTree(), MP, store, { mtime: T0 });
+    const db = CatalogDb.fromBytes(await readObject(store, ref.hash, "C"));
+    try {
+      const schema = db.db.prepare("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").all() as Array<{ type: string; name: string; sql: string }>;
+      expect(schema.map((r) => r.sql.replace(/;$/, ""))).toEqual([...CATALOG_DDL].sort((x, y) => ddlName(x).localeCompare(ddlName(y))).map((d) => d.replace(/;$/, "")));
+      expect(db.db.pragma("integrity_check", { simple: true })).toBe("ok");
+      // Listing a directory goes through the index.
+      const plan = db.db.prepare("EXPLAIN QUERY PLAN SELECT name FROM catalog WHERE parent_1 = 1 AND parent_2 = 2").all() as Array<{ detail: string }>;
+      expect(plan.map((r) => r.detail).join(" ")).toContain("idx_catalog_parent");
+      expect(db.listRows(md5PathKey(`${MP}/bin`)).map((r) => r.name).sort()).toEqual(["ls", "sh"]);
+    } finally {
+      db.close();
+    }
   });
 
   it("is deterministic for a fixed mtime", async () => {
