@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { access, mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { access, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { RepositoryError } from "../errors.js";
 import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../cvmfs/content.js";
+import { spoolBody } from "./spool-body.js";
 
 /**
- * A content store for a sandbox alone (`convert --sandbox` without publishing): objects are the
+ * The content store of `convert --sandbox --layer-cache` (a sandbox, no publishing): objects are the
  * files' plain bytes, named by their SHA-1 like CVMFS whole-file objects but not compressed,
  * under `dir/xx/…`. CVMFS needs zlib-compressed objects; a sandbox does not, and compressing
  * every byte only to inflate it again on the way to disk is most of the work of a convert. The
@@ -15,14 +16,6 @@ import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../
  * Never hand it to the catalog writer or a publisher: the objects are not CVMFS objects.
  * Keep it apart from a CVMFS store's layer cache entries by giving the convert its own cacheDir.
  */
-/** Bodies up to this size are written with one call, from memory. */
-const SMALL_FILE = 256 * 1024;
-
-async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
-}
-
 export class PlainContentStore implements ContentStore {
   readonly hashAlgorithm: HashAlgorithm = "sha1";
   /** Marks a store whose `objectPath(hash, "")` holds a file's bytes as they are. */
@@ -45,44 +38,18 @@ export class PlainContentStore implements ContentStore {
 
   async putFile(body: Readable | AsyncIterable<Uint8Array>): Promise<FileContent> {
     const hash = createHash("sha1");
-    let size = 0;
-    // Most image files are small: keep them in memory and write each with one call once its
-    // name is known (nothing at all when the object is already there). A body that outgrows
-    // SMALL_FILE streams to a temp file from then on, so a large file is never held whole.
-    const head: Uint8Array[] = [];
-    let fh: FileHandle | undefined;
-    let tmp: string | undefined;
-    try {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (fh === undefined && size <= SMALL_FILE) {
-          head.push(chunk);
-          continue;
-        }
-        if (fh === undefined) {
-          tmp = this.tempName();
-          fh = await open(tmp, "wx", 0o600);
-          for (const part of head) await writeAll(fh, part);
-          head.length = 0;
-        }
-        await writeAll(fh, chunk);
-      }
-    } catch (err) {
-      await fh?.close();
-      if (tmp !== undefined) await rm(tmp, { force: true });
-      throw err;
-    }
+    // A small body is written with one call once its name is known, and not at all when the
+    // object is already there; a large one is spooled to a temp file and renamed.
+    const spooled = await spoolBody(body as AsyncIterable<Uint8Array>, () => this.tempName(), (chunk) => hash.update(chunk));
     const hex = hash.digest("hex");
-    if (fh !== undefined && tmp !== undefined) {
-      await fh.close();
-      await this.place(tmp, hex, "");
+    if (spooled.path !== undefined) {
+      await this.place(spooled.path, hex, "");
     } else if (!(await this.has(hex, ""))) {
       const small = this.tempName();
-      await writeFile(small, Buffer.concat(head), { mode: 0o600, flag: "wx" });
+      await writeFile(small, spooled.bytes, { mode: 0o600, flag: "wx" });
       await this.place(small, hex, "");
     }
-    return { size, hash: hex };
+    return { size: spooled.size, hash: hex };
   }
 
   private tempName(): string {

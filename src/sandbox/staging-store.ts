@@ -1,8 +1,9 @@
 import { createReadStream, writeFileSync } from "node:fs";
-import { mkdir, open, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { RepositoryError } from "../errors.js";
+import { spoolBody } from "./spool-body.js";
 import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../cvmfs/content.js";
 
 /**
@@ -16,14 +17,6 @@ import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../
  * The `hash` of a staged file is its staging name, not a content hash: like the plain store,
  * never hand this store to the catalog writer, a publisher or the layer cache.
  */
-
-/** Bodies up to this size are written with one call, from memory. */
-const SMALL_FILE = 256 * 1024;
-
-async function writeAll(fh: FileHandle, chunk: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) off += (await fh.write(chunk, off)).bytesWritten;
-}
 
 export class StagingContentStore implements ContentStore {
   readonly hashAlgorithm: HashAlgorithm = "sha1";
@@ -47,36 +40,12 @@ export class StagingContentStore implements ContentStore {
   async putFile(body: Readable | AsyncIterable<Uint8Array>): Promise<FileContent> {
     const name = `s${this.seq++}`;
     const path = this.objectPath(name, "");
-    let size = 0;
-    // Most image files are small: gather them and write each with one call. A body that outgrows
-    // SMALL_FILE streams to its file from then on, so a large file is never held whole.
-    const head: Uint8Array[] = [];
-    let fh: FileHandle | undefined;
-    try {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        size += chunk.length;
-        if (fh === undefined && size <= SMALL_FILE) {
-          head.push(chunk);
-          continue;
-        }
-        if (fh === undefined) {
-          fh = await open(path, "wx", 0o600);
-          for (const part of head) await writeAll(fh, part);
-          head.length = 0;
-        }
-        await writeAll(fh, chunk);
-      }
-      // Synchronously: for a small file, open+write+close on the calling thread costs a fraction
-      // of three thread-pool round trips (measured: about a quarter, on tmpfs).
-      if (fh === undefined) writeFileSync(path, head.length === 1 ? head[0]! : Buffer.concat(head), { mode: 0o600, flag: "wx" });
-    } catch (err) {
-      await fh?.close();
-      await rm(path, { force: true });
-      throw err;
-    }
-    await fh?.close();
+    const spooled = await spoolBody(body as AsyncIterable<Uint8Array>, () => path);
+    // Synchronously: for a small file, open+write+close on the calling thread costs a fraction
+    // of three thread-pool round trips (measured: about a quarter, on tmpfs).
+    if (spooled.bytes !== undefined) writeFileSync(path, spooled.bytes, { mode: 0o600, flag: "wx" });
     this.staged.add(name);
-    return { size, hash: name };
+    return { size: spooled.size, hash: name };
   }
 
   async putBuffer(bytes: Uint8Array, _suffix: ObjectSuffix): Promise<string> {
