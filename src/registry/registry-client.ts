@@ -13,7 +13,7 @@ import { warn } from "../logger.js";
 import { ConfigError, DigestMismatchError, ManifestError, PlatformError } from "../errors.js";
 import { formatImageReference, manifestSelector, parseImageReference, withDigest, type ImageReference } from "../wishlist/reference.js";
 import { openBlob, readSmallBlob, type OpenBlobOptions } from "./blob-stream.js";
-import { loadAuthFile, defaultAuthFile, type RegistryCredential } from "./credentials.js";
+import { CredentialStore, defaultAuthFile, loadDockerCredentialConfig } from "./credentials.js";
 import { formatPlatform, type Descriptor, type Image, type Platform } from "./image.js";
 import { MANIFEST_ACCEPT, parseManifest, type ParsedManifest } from "./manifest.js";
 import { fillRegistryClientOptions, type RegistryClientOptions, type ResolvedRegistryClientOptions } from "./options.js";
@@ -68,14 +68,13 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   checkRegistryClientOptions(options);
   const opts: ResolvedRegistryClientOptions = fillRegistryClientOptions(options);
   const transports = new Map<string, RegistryTransport>();
-  let credentials: Promise<ReadonlyMap<string, RegistryCredential>> | undefined;
+  let credentials: Promise<CredentialStore> | undefined;
 
-  const loadCredentials = (): Promise<ReadonlyMap<string, RegistryCredential>> => {
+  // The file is read once; credential helpers run per host, when a transport for it is first made.
+  const loadCredentials = (): Promise<CredentialStore> => {
     credentials ??= (async () => {
       const file = opts.authFile === false ? undefined : (opts.authFile ?? defaultAuthFile());
-      const map = new Map(file ? await loadAuthFile(file) : []);
-      for (const [host, cred] of Object.entries(opts.credentials)) map.set(host, cred);
-      return map;
+      return new CredentialStore(file ? await loadDockerCredentialConfig(file) : undefined, { explicit: opts.credentials, ...(file ? { source: file } : {}) });
     })();
     return credentials;
   };
@@ -83,7 +82,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
   async function transportFor(registry: string): Promise<RegistryTransport> {
     let t = transports.get(registry);
     if (!t) {
-      const cred = (await loadCredentials()).get(registry);
+      const cred = await (await loadCredentials()).get(registry);
       t = transports.get(registry);
       if (!t) {
         t = new RegistryTransport(registry, new RegistryAuth(registry, cred, opts.dispatcher, opts.logger, opts.userAgent), opts);

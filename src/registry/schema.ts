@@ -84,8 +84,13 @@ export const TagList = z.object({
   tags: z.array(z.string()).nullable(),
 });
 
-/** docker config.json (`auths` only): docker/cli configfile. */
+/**
+ * docker config.json, the credential part (docker/cli configfile): stored `auths`, the default
+ * helper `credsStore` and per-registry helpers `credHelpers` (both name `docker-credential-<suffix>`).
+ */
 export const DockerConfigFile = z.object({
+  credsStore: z.string().optional(),
+  credHelpers: z.record(z.string(), z.string()).optional(),
   auths: z
     .record(
       z.string(),
@@ -99,3 +104,11 @@ export const DockerConfigFile = z.object({
     .optional(),
 });
 export type DockerConfigFile = z.infer<typeof DockerConfigFile>;
+
+/** What `docker-credential-<suffix> get` prints (docker-credential-helpers `Credentials`). */
+export const CredentialHelperAnswer = z.object({
+  ServerURL: z.string().optional(),
+  Username: z.string().optional().default(""),
+  Secret: z.string().optional().default(""),
+});
+export type CredentialHelperAnswer = z.infer<typeof CredentialHelperAnswer>;
