@@ -41,7 +41,7 @@ export interface DockerCredentialConfig {
   auths: Map<string, RegistryCredential>;
   /** Helper suffix used for every host without a `credHelpers` entry (`credsStore`). */
   credsStore?: string;
-  /** Host → helper suffix (`credHelpers`). */
+  /** Host → helper suffix (`credHelpers`); an empty suffix: no helper for that host. */
   credHelpers: Map<string, string>;
 }
 
@@ -82,8 +82,8 @@ export function parseDockerCredentialConfig(text: string, file: string): DockerC
   }
   const credHelpers = new Map<string, string>();
   for (const [key, suffix] of Object.entries(parsed.data.credHelpers ?? {})) {
-    // An empty entry is docker's way of saying "no helper": it then falls to credsStore.
-    if (suffix !== "") credHelpers.set(normalizeAuthKey(key), checkSuffix(suffix, `credHelpers of ${normalizeAuthKey(key)}`, file));
+    // An empty entry is kept: it means "no helper for this registry", not even credsStore.
+    credHelpers.set(normalizeAuthKey(key), suffix === "" ? "" : checkSuffix(suffix, `credHelpers of ${normalizeAuthKey(key)}`, file));
   }
   const store = parsed.data.credsStore;
   return { auths, credHelpers, ...(store ? { credsStore: checkSuffix(store, "credsStore", file) } : {}) };
@@ -125,9 +125,13 @@ export function helperServerUrl(registry: string): string {
   return registry === "docker.io" ? "https://index.docker.io/v1/" : registry;
 }
 
-/** The helper suffix docker would run for `registry`: its `credHelpers` entry, else `credsStore`. */
+/**
+ * The helper suffix docker would run for `registry`: its `credHelpers` entry, else `credsStore`.
+ * An empty entry names no helper at all, so `auths` applies to that registry (as in docker).
+ */
 export function helperFor(config: DockerCredentialConfig, registry: string): string | undefined {
-  return config.credHelpers.get(registry) ?? config.credsStore;
+  if (config.credHelpers.has(registry)) return config.credHelpers.get(registry) || undefined;
+  return config.credsStore;
 }
 
 /** The credential a helper's answer stands for (`<token>` marks an identity token); undefined when empty. */

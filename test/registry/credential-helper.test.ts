@@ -21,11 +21,11 @@ describe("config.json credential helper settings", () => {
       "config.json",
     );
     expect(config.credsStore).toBe("desktop");
-    expect(Object.fromEntries(config.credHelpers)).toEqual({ "docker.io": "hub", "123.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login" });
+    expect(Object.fromEntries(config.credHelpers)).toEqual({ "docker.io": "hub", "123.dkr.ecr.eu-west-1.amazonaws.com": "ecr-login", "off.io": "" });
     expect(helperFor(config, "docker.io")).toBe("hub");
     expect(helperFor(config, "ghcr.io")).toBe("desktop");
-    // An empty credHelpers entry is no helper of its own: credsStore applies, as in docker.
-    expect(helperFor(config, "off.io")).toBe("desktop");
+    // An empty credHelpers entry means no helper at all for that registry (its auths apply), as in docker.
+    expect(helperFor(config, "off.io")).toBeUndefined();
     expect(helperFor(parseDockerCredentialConfig("{}", "f"), "ghcr.io")).toBeUndefined();
   });
 
