@@ -135,6 +135,13 @@ export class CatalogDb {
     return this.selectList;
   }
 
+  /** Prepares the row reads now, so that a file they cannot work on fails when it is opened. */
+  private checkedForReading(): this {
+    this.stmt("get");
+    this.stmt("list");
+    return this;
+  }
+
   private stmt(name: StatementName): Statement {
     let st = this.prepared.get(name);
     if (st === undefined) {
@@ -174,7 +181,7 @@ export class CatalogDb {
       const db = new Database(bytes);
       db.prepare("SELECT 1 FROM catalog LIMIT 1").get();
       upgradeSchema(db);
-      return new CatalogDb(db);
+      return new CatalogDb(db).checkedForReading();
     } catch (err) {
       throw new CatalogError("open catalog: not a CVMFS file catalog", { cause: err });
     }
@@ -185,7 +192,7 @@ export class CatalogDb {
     try {
       const db = new Database(path, { readonly: true, fileMustExist: true });
       db.prepare("SELECT 1 FROM catalog LIMIT 1").get();
-      return new CatalogDb(db);
+      return new CatalogDb(db).checkedForReading();
     } catch (err) {
       throw new CatalogError(`open catalog ${path}: not a CVMFS file catalog`, { cause: err });
     }
