@@ -1,6 +1,6 @@
 import { UnsafePathError } from "../errors.js";
 import type { DirNode, NodeMeta, TreeNode } from "./types.js";
-import { pathParts, type ReadLink } from "./path-safety.js";
+import { isSingleComponent, pathParts, type ReadLink } from "./path-safety.js";
 
 /**
  * An image tree under construction: the root directory plus the inode counter that numbers
@@ -57,7 +57,7 @@ export function* walkTree(root: DirNode, base = "/"): Generator<[string, TreeNod
   yield [base, root];
   const names = [...root.children.keys()].sort();
   for (const name of names) {
-    if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) {
+    if (!isSingleComponent(name)) {
       throw new UnsafePathError(`${base === "/" ? "" : base}/${name}`, "the image tree holds a name that is not a single path component; refused");
     }
     const child = root.children.get(name)!;

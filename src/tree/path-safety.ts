@@ -47,6 +47,15 @@ export function baseName(clean: string): string {
   return clean.slice(clean.lastIndexOf("/") + 1);
 }
 
+/**
+ * Whether `name` is a single path component: not empty, not `.` or `..`, no `/` and no NUL.
+ * Every name in an image tree is one; a name that is not would reach past its directory when
+ * joined into a path.
+ */
+export function isSingleComponent(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !name.includes("/") && !name.includes("\0");
+}
+
 /** `dir` + `/` + `name` for a clean absolute `dir`. */
 export function joinPath(dir: string, name: string): string {
   return dir === "/" ? `/${name}` : `${dir}/${name}`;

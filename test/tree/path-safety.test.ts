@@ -4,6 +4,7 @@ import {
   classifyName,
   cleanArchivePath,
   escapesRoot,
+  isSingleComponent,
   isUnsafeArchivePath,
   parentPath,
   resolveInRoot,
@@ -103,4 +104,20 @@ describe("classifyName", () => {
     [".wh..", { kind: "meta" }],
     [".wh...", { kind: "meta" }],
   ])("%s", (base, kind) => expect(classifyName(base)).toEqual(kind));
+});
+
+describe("isSingleComponent", () => {
+  it.each([
+    ["etc", true],
+    [".hidden", true],
+    ["...", true],
+    ["a b", true],
+    ["", false],
+    [".", false],
+    ["..", false],
+    ["a/b", false],
+    ["/", false],
+    ["l/x", false],
+    ["nul\0byte", false],
+  ])("%j → %s", (name, ok) => expect(isSingleComponent(name)).toBe(ok));
 });
