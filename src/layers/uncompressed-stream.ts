@@ -59,6 +59,7 @@ const DECODE_CHUNK = 1 << 20;
  * Gathers the compressed stream into chunks of at least DECODE_CHUNK bytes. Sockets and file
  * streams deliver 16–64 KiB at a time, and zlib makes one thread-pool round trip per input
  * chunk and per output chunk: bigger chunks on both sides cut a layer's decode time by a fifth.
+ * zstd and plain layers go through it too: fewer, larger chunks cost less per byte downstream.
  */
 class Coalesce extends Transform {
   private parts: Buffer[] = [];

@@ -1,6 +1,6 @@
-import { chmodSync, constants, copyFileSync, linkSync, lutimesSync, mkdirSync, renameSync, symlinkSync, utimesSync } from "node:fs";
-import { copyFile, link, lstat, mkdir, open, readdir, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { chmodSync, constants, linkSync, lutimesSync, mkdirSync, symlinkSync, unlinkSync, utimesSync } from "node:fs";
+import { copyFile, link, lstat, mkdir, open, readdir } from "node:fs/promises";
+import { resolve } from "node:path";
 import pLimit from "p-limit";
 import { AbortedError, ConfigError, RepositoryError } from "../errors.js";
 import { debug, silentLogger, type Logger } from "../logger.js";
@@ -14,8 +14,8 @@ import { hasStagedObjects } from "./staging-store.js";
 export interface MaterialiseOptions {
   /**
    * Where file bytes come from: `store.readFile`; a kernel copy of a `PlainContentStore` object;
-   * or a `StagingContentStore` object moved into place (the store's directory must be on the
-   * sandbox's filesystem, and its objects are used up).
+   * or a `StagingContentStore` object moved into place (its objects are used up; copied instead
+   * when the store's directory is on another filesystem than the sandbox).
    */
   store: ContentStore;
   logger?: Logger;
@@ -48,11 +48,13 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  * directory (not a symlink). On disk: directories get the image's mode plus u+rwx and files
  * plus u+rw, so the runner can later write and delete them; owners are the runner's; hardlinks
  * are real hardlinks; symlinks are written as they are and never followed; device nodes, fifos
- * and sockets are not created. Safety does not rest on the tree being sane: every name is made
- * with mkdir/O_CREAT|O_EXCL|O_NOFOLLOW/symlink/link under a directory this run created itself,
- * so nothing that already exists (a symlink least of all) can redirect a write outside `dir`.
- * mtimes are set after the contents, deepest directories last. Not atomic: on error `dir`
- * holds what was written so far and no sidecar.
+ * and sockets are not created. Every name is made with mkdir/O_CREAT|O_EXCL|O_NOFOLLOW/symlink/
+ * link under a directory this run created itself, so nothing that already exists (a symlink
+ * least of all) can redirect a write outside `dir`; `walkTree` refuses names that are not single
+ * path components, so a name cannot reach through a symlink the tree itself made. mtimes are set
+ * after the contents, deepest directories first. Not atomic: on error `dir` holds what was
+ * written so far and no sidecar (`convert` builds beside the target and renames, see
+ * sandbox-place.ts).
  */
 export async function materialiseTree(root: DirNode, dir: string, options: MaterialiseOptions): Promise<MaterialiseStats> {
   const logger = options.logger ?? silentLogger;
@@ -63,8 +65,10 @@ export async function materialiseTree(root: DirNode, dir: string, options: Mater
   const limit = pLimit(options.concurrency ?? 16);
   // Where each inode's first name went: a path once it is complete, a promise while it is written.
   const written = new Map<number, string | Promise<string>>();
-  // Staged objects already moved into the sandbox, by staging name: where to copy them from.
+  // Staged objects already placed, by staging name: where to copy them from for another file.
   const moved = new Map<string, string>();
+  // Set once a move gives EXDEV (sandbox and staging directory on different filesystems).
+  let crossDevice = false;
   const writes: Promise<unknown>[] = [];
   const dirs: Array<[string, DirNode]> = [[top, root]];
   let failure: unknown;
@@ -112,9 +116,16 @@ export async function materialiseTree(root: DirNode, dir: string, options: Mater
             // file with the same bytes, copies it from where the first now is.
             const source = moved.get(staged);
             if (source === undefined) {
-              moveInto(store.objectPath(staged, ""), onDisk, node);
-              moved.set(staged, onDisk);
-              written.set(node.inode, onDisk);
+              const object = store.objectPath(staged, "");
+              if (!crossDevice && moveInto(object, onDisk, node)) {
+                moved.set(staged, onDisk);
+                written.set(node.inode, onDisk);
+                break;
+              }
+              // Another filesystem: every staged object is copied, by the thread pool.
+              crossDevice = true;
+              moved.set(staged, object);
+              written.set(node.inode, track(limit(() => copyInto(object, onDisk, node))));
             } else {
               written.set(node.inode, track(limit(() => copyInto(source, onDisk, node))));
             }
@@ -140,7 +151,7 @@ export async function materialiseTree(root: DirNode, dir: string, options: Mater
   if (failure !== undefined) {
     throw failure instanceof Error && "code" in failure && typeof failure.code === "string" && failure.code.startsWith("E_")
       ? failure
-      : new RepositoryError(`materialise ${top}`, { cause: failure });
+      : new RepositoryError(`materialise ${top}: ${failure instanceof Error ? failure.message : String(failure)}`, { cause: failure });
   }
   // Children change a directory's mtime: set it (and the final mode) deepest first, at the end.
   for (const [path, node] of dirs.reverse()) {
@@ -156,54 +167,38 @@ const SLICE_MS = 10;
 
 /**
  * Make sure `top` can become a sandbox: created (with its parents) when missing, accepted when it
- * is an empty directory, refused otherwise with a `ConfigError`. Says whether it created `top`.
+ * is an empty directory, refused otherwise with a `ConfigError`.
  */
-export async function prepareSandboxDir(top: string): Promise<boolean> {
+async function prepareSandboxDir(top: string): Promise<void> {
   let st;
   try {
     st = await lstat(top);
   } catch {
     await mkdir(top, { recursive: true, mode: 0o700 });
-    return true;
+    return;
   }
   if (!st.isDirectory()) throw new ConfigError(`sandbox ${top} exists and is not a directory`);
   if ((await readdir(top)).length > 0) throw new ConfigError(`sandbox ${top} exists and is not empty`);
-  return false;
-}
-
-/**
- * Undo a sandbox that failed half-way, so that running the same command again works: everything
- * in `top` was made by this run (it was empty or missing), so all of it goes, and `top` too when
- * this run created it.
- */
-export async function discardSandbox(top: string, created: boolean): Promise<void> {
-  if (created) {
-    await rm(top, { recursive: true, force: true });
-    return;
-  }
-  for (const name of await readdir(top).catch(() => [])) await rm(join(top, name), { recursive: true, force: true });
 }
 
 /**
  * Move a staged object to `path`, with the node's mode and mtime set first (they belong to the
- * inode, which rename(2) keeps). The staged file is this run's own, in its own directory, so
- * chmod and utimes by name are safe there. rename(2) does not follow a symlink in its last
- * component, and `path`'s directory was made by this run and is given each name once (`walkTree`
- * refuses names that are not single components), so the move cannot land outside the sandbox.
+ * inode, which a new name keeps). The staged file is this run's own, in its own directory, so
+ * chmod and utimes by name are safe there. The move is link(2) then unlink: like O_EXCL, link
+ * fails on a name that exists and never follows a symlink in its last component. False when the
+ * sandbox is on another filesystem than the staging directory (EXDEV): the caller copies then.
  */
-function moveInto(staged: string, path: string, node: FileNode): void {
+function moveInto(staged: string, path: string, node: FileNode): boolean {
   chmodSync(staged, (node.mode | 0o600) & 0o7777);
   utimesSync(staged, ...times(node));
   try {
-    renameSync(staged, path);
+    linkSync(staged, path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
-    // The sandbox is a mount point of its own (the staging directory is beside it): copy.
-    // COPYFILE_EXCL opens the destination with O_CREAT|O_EXCL, which never follows a symlink.
-    copyFileSync(staged, path, constants.COPYFILE_EXCL);
-    chmodSync(path, (node.mode | 0o600) & 0o7777);
-    utimesSync(path, ...times(node));
+    if ((err as NodeJS.ErrnoException).code === "EXDEV") return false;
+    throw err;
   }
+  unlinkSync(staged);
+  return true;
 }
 
 /**

@@ -10,9 +10,9 @@ import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../
  * The content store of a one-off `convert --sandbox`: every file body lands once, as it is, in a
  * staging directory on the sandbox's own filesystem, under a name of its own (`s<n>`: no hashing,
  * no deduplication, nothing kept afterwards). The materialiser then *moves* each staged file to
- * its place in the sandbox (rename(2): no byte is written twice) and copies only when a second,
- * separate file of the tree has the same bytes. Whatever a later layer replaced or whited out is
- * left in the staging directory and goes with it (`dispose`).
+ * its place in the sandbox (a new name, no byte written twice) and copies only when a second,
+ * separate file of the tree shares the staged object. Whatever a later layer replaced or whited
+ * out is left in the staging directory and goes with it (`dispose`).
  *
  * The `hash` of a staged file is its staging name, not a content hash: like the plain store,
  * never hand this store to the catalog writer, a publisher or the layer cache.

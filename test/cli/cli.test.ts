@@ -176,6 +176,20 @@ describe("convert", () => {
     }
   });
 
+  it("leaves an empty sandbox directory as it was when writing the sandbox fails half-way", async () => {
+    // A name longer than the filesystem allows (255 bytes) fails when the sandbox is written.
+    const long = await pushImage(registry, "cli/long-name:1", {
+      layers: [await buildLayer([{ type: "file", path: "a/first", content: "a" }, { type: "file", path: `z/${"n".repeat(300)}`, content: "z" }])],
+    });
+    const work = dir.join("half-way");
+    await mkdir(join(work, "sandbox"), { recursive: true });
+    const run = await runCli(["convert", long.reference, "--sandbox", join(work, "sandbox"), "--insecure-registry", registry.host]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/ENAMETOOLONG|name too long/i);
+    expect(await readdir(work)).toEqual(["sandbox"]);
+    expect(await readdir(join(work, "sandbox"))).toEqual([]);
+  });
+
   it("refuses a sandbox directory that is not empty before pulling anything", async () => {
     const busy = dir.join("sandbox-busy");
     await mkdir(busy);

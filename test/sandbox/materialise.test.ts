@@ -1,4 +1,6 @@
 import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +27,15 @@ afterAll(async () => {
   // The sandbox must be removable by the runner (directories u+rwx).
   await dir.cleanup();
 });
+
+/** Whether /dev/shm is there and on another filesystem than the temp dir (for the EXDEV case). */
+function separateShm(): boolean {
+  try {
+    return statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
+  } catch {
+    return false;
+  }
+}
 
 /** Everything under `root` as `relative path → kind:content`, for before/after comparisons. */
 async function snapshot(root: string, rel = ""): Promise<Record<string, string>> {
@@ -202,7 +213,7 @@ describe("materialiseTree", () => {
     expect(await readdir(dir.join("staging-shared"))).toEqual([]);
   });
 
-  it("copies staged objects when the sandbox is on another filesystem than the staging directory", async () => {
+  it.skipIf(!separateShm())("copies staged objects when the sandbox is on another filesystem than the staging directory", async () => {
     const shm = await testdir({}, "cis-staging-", "/dev/shm");
     try {
       const staging = await StagingContentStore.create(shm.join("staging"));
@@ -223,13 +234,21 @@ describe("materialiseTree", () => {
 
   it("refuses a tree holding a name that is not a single path component, outside nothing touched", async () => {
     const { work, sandbox, before } = await hostileWorkspace("bad-names");
-    for (const bad of ["..", "x/../../canary", "."]) {
+    for (const bad of ["..", "x/../../canary", ".", ""]) {
       const tree = createImageTree();
       const content = { size: 1, hash: "0".repeat(40) };
       tree.root.children.set(bad, { type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: 0, mtimeNs: 0, children: new Map([["f", { type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, mtimeNs: 0, content, inode: 1 }]]) });
       await expect(materialiseTree(tree.root, sandbox, { store })).rejects.toThrow(UnsafePathError);
       await rm(sandbox, { recursive: true, force: true });
     }
+    // A file whose name reaches through a symlink the tree itself makes, staged: refused too.
+    const staging = await StagingContentStore.create(join(work, "..", "bad-names-staging"));
+    const content = await staging.putFile(Readable.from([Buffer.from("escaped")]));
+    const tree = createImageTree();
+    tree.root.children.set("l", { type: "symlink", mode: 0o777, uid: 0, gid: 0, mtime: 0, mtimeNs: 0, target: join(work, "canary") });
+    tree.root.children.set("l/x", { type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, mtimeNs: 0, content, inode: 1 });
+    await expect(materialiseTree(tree.root, sandbox, { store: staging })).rejects.toThrow(UnsafePathError);
+    await rm(sandbox, { recursive: true, force: true });
     expect(await snapshot(work)).toEqual(before);
   });
 

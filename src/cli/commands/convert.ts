@@ -1,11 +1,12 @@
-import { randomBytes } from "node:crypto";
-import { basename, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { ContentStore } from "../../cvmfs/content.js";
-import { info } from "../../logger.js";
-import { createRegistryClient } from "../../registry/registry-client.js";
+import { info, warn } from "../../logger.js";
+import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
 import { convertImage } from "../../sandbox/convert-image.js";
-import { discardSandbox, materialiseTree, prepareSandboxDir } from "../../sandbox/materialise.js";
+import { materialiseTree } from "../../sandbox/materialise.js";
 import { PlainContentStore } from "../../sandbox/materialise-plain-store.js";
+import { checkSandboxTarget, clearSandboxWorkArea, placeSandbox, sandboxWorkArea } from "../../sandbox/sandbox-place.js";
+import { sidecarPath } from "../../sandbox/sidecar.js";
 import { StagingContentStore } from "../../sandbox/staging-store.js";
 import { formatImageReference, parseImageReference } from "../../wishlist/reference.js";
 import type { CommandInput } from "../run-command.js";
@@ -13,10 +14,12 @@ import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.
 
 /**
  * `convert IMAGE --sandbox DIR`: pull one image and write it as an Apptainer sandbox, as an
- * ordinary user. By default each file's bytes are written once, into a staging directory beside
- * DIR, and moved into place when the tree is complete; nothing stays behind. `--layer-cache`
- * keeps the layers' files (uncompressed) in the cache directory instead, so a later convert of an
- * image sharing base layers skips them, at the cost of that disk space and one more copy.
+ * ordinary user. The sandbox is built beside DIR and renamed to DIR when complete (see
+ * sandbox-place.ts): a failed or interrupted convert leaves DIR as it was. By default each file's
+ * bytes are written once, into a staging directory, and moved into the sandbox when the tree is
+ * complete; nothing stays behind. `--layer-cache` keeps the layers' files (uncompressed) in the
+ * cache directory instead, so a later convert of an image sharing base layers skips them, at the
+ * cost of that disk space and one more copy.
  */
 export async function run({ args, options, settings, logger, ctx }: CommandInput): Promise<number> {
   const started = Date.now();
@@ -25,14 +28,15 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
   const sandbox = resolve(String(options["sandbox"]));
   const useLayerCache = options["layerCache"] === true;
   // Before any download: a sandbox that cannot be written is a mistake to report now.
-  const created = await prepareSandboxDir(sandbox);
-  const registry = createRegistryClient({
-    insecureRegistries: settings.insecureRegistries,
-    ...(settings.registryAuth ? { authFile: settings.registryAuth } : {}),
-    logger,
-  });
-  let staging: StagingContentStore | undefined;
+  await checkSandboxTarget(sandbox);
+  const area = sandboxWorkArea(sandbox);
+  let registry: RegistryClient | undefined;
   try {
+    registry = createRegistryClient({
+      insecureRegistries: settings.insecureRegistries,
+      ...(settings.registryAuth ? { authFile: settings.registryAuth } : {}),
+      logger,
+    });
     info(logger, "image.resolve", `resolving ${name} for ${settings.platform.os}/${settings.platform.architecture}`, { image: name });
     const image = await registry.image(ref, settings.platform, { signal: ctx.signal });
     info(logger, "image.layers", `${name}: ${image.layers.length} layers, manifest ${image.manifestDigest}`, {
@@ -42,14 +46,7 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
     });
     // The layer cache of `--layer-cache` is its own: its results name plain objects, not CVMFS ones.
     const cacheDir = join(settings.cacheDir, "sandbox");
-    let store: ContentStore;
-    if (useLayerCache) {
-      store = await PlainContentStore.create(join(cacheDir, "objects"));
-    } else {
-      // Beside the sandbox, so that moving a file into it is a rename on the same filesystem.
-      staging = await StagingContentStore.create(join(dirname(sandbox), `.${basename(sandbox)}.staging-${randomBytes(4).toString("hex")}`));
-      store = staging;
-    }
+    const store: ContentStore = useLayerCache ? await PlainContentStore.create(join(cacheDir, "objects")) : await StagingContentStore.create(area.staging);
     const { tree, stats } = await convertImage(image, {
       store,
       cacheDir: useLayerCache ? cacheDir : false,
@@ -58,9 +55,11 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
       signal: ctx.signal,
     });
     info(logger, "image.materialise", `writing sandbox ${sandbox}`, { image: name, sandbox });
-    const written = await materialiseTree(tree, sandbox, { store, logger, signal: ctx.signal, image: name });
+    await materialiseTree(tree, area.partial, { store, logger, signal: ctx.signal, image: name });
+    await placeSandbox(area.partial, sandbox, logger);
+    const sidecar = sidecarPath(sandbox);
     const seconds = (Date.now() - started) / 1000;
-    info(logger, "image.done", `${name} → ${sandbox}`, { image: name, ...stats, sidecar: written.sidecar, seconds });
+    info(logger, "image.done", `${name} → ${sandbox}`, { image: name, ...stats, sidecar, seconds });
     ctx.stdout.write(
       `${formatTable(
         [
@@ -73,15 +72,12 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
           { header: "sandbox", value: () => sandbox },
         ],
         [null],
-      )}\nmetadata the runner could not keep on disk (owners, modes, devices, xattrs): ${written.sidecar}\n`,
+      )}\nmetadata the runner could not keep on disk (owners, modes, devices, xattrs): ${sidecar}\n`,
     );
     return 0;
-  } catch (err) {
-    // Nothing half-written stays: the same command can be run again as it is.
-    await discardSandbox(sandbox, created);
-    throw err;
   } finally {
-    await staging?.dispose();
-    await registry.close();
+    // Whatever happened, the work area goes; a cleanup failure must not hide the command's own error.
+    await clearSandboxWorkArea(area).catch((err: unknown) => warn(logger, "sandbox.cleanup", `could not remove the work area beside ${sandbox}: ${String(err)}`, { sandbox }));
+    await registry?.close().catch(() => undefined);
   }
 }
