@@ -1,6 +1,4 @@
 import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from "node:fs/promises";
-import { statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +13,7 @@ import { StagingContentStore } from "../../src/sandbox/staging-store.js";
 import { createImageTree } from "../../src/tree/image-tree.js";
 import { buildLayer } from "../support/layer-builder.js";
 import { memoryImage } from "../support/oci-layout.js";
-import { testdir, type Testdir } from "../support/testdir.js";
+import { shmIsSeparate, testdir, type Testdir } from "../support/testdir.js";
 
 let dir: Testdir;
 let store: LocalContentStore;
@@ -28,14 +26,6 @@ afterAll(async () => {
   await dir.cleanup();
 });
 
-/** Whether /dev/shm is there and on another filesystem than the temp dir (for the EXDEV case). */
-function separateShm(): boolean {
-  try {
-    return statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
-  } catch {
-    return false;
-  }
-}
 
 /** Everything under `root` as `relative path → kind:content`, for before/after comparisons. */
 async function snapshot(root: string, rel = ""): Promise<Record<string, string>> {
@@ -213,7 +203,7 @@ describe("materialiseTree", () => {
     expect(await readdir(dir.join("staging-shared"))).toEqual([]);
   });
 
-  it.skipIf(!separateShm())("copies staged objects when the sandbox is on another filesystem than the staging directory", async () => {
+  it.skipIf(!shmIsSeparate())("copies staged objects when the sandbox is on another filesystem than the staging directory", async () => {
     const shm = await testdir({}, "cis-staging-", "/dev/shm");
     try {
       const staging = await StagingContentStore.create(shm.join("staging"));

@@ -1,12 +1,10 @@
-import { statSync } from "node:fs";
 import { mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.js";
 import { memoryLogger } from "../../src/logger.js";
 import { checkSandboxTarget, clearSandboxWorkArea, placeSandbox, sandboxWorkArea } from "../../src/sandbox/sandbox-place.js";
-import { cleanupTestdirs, testdir } from "../support/testdir.js";
+import { cleanupTestdirs, shmIsSeparate, testdir } from "../support/testdir.js";
 
 afterAll(cleanupTestdirs);
 
@@ -19,13 +17,6 @@ async function finished(partial: string): Promise<void> {
   await writeFile(`${partial}.meta.json`, '{"format":"x"}');
 }
 
-function separateShm(): boolean {
-  try {
-    return statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
-  } catch {
-    return false;
-  }
-}
 
 describe("sandbox work area", () => {
   it("names hidden siblings of DIR, distinct per run, and checks DIR before any work", async () => {
@@ -65,7 +56,7 @@ describe("sandbox work area", () => {
     expect((await readdir(dir.path)).sort()).toEqual(["sb"]);
   });
 
-  it.skipIf(!separateShm())("copies into a DIR on another filesystem, keeping modes, times and symlinks, with a warning", async () => {
+  it.skipIf(!shmIsSeparate())("copies into a DIR on another filesystem, keeping modes, times and symlinks, with a warning", async () => {
     const shm = await testdir({}, "cis-place-", "/dev/shm");
     const dir = await testdir({ "mount/": "" });
     const partial = shm.join("sb.partial");

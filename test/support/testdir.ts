@@ -3,6 +3,7 @@
  * tree from a table of paths; `cleanupTestdirs()` (or each handle's `cleanup()`) removes it, so an
  * `afterAll(cleanupTestdirs)` is all a suite needs.
  */
+import { statSync } from "node:fs";
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -47,4 +48,13 @@ export async function testdir(files: Record<string, string | Buffer> = {}, prefi
 /** Remove every temp dir made by `testdir` that is still there. */
 export async function cleanupTestdirs(): Promise<void> {
   await Promise.all([...live].map((d) => d.cleanup()));
+}
+
+/** Whether /dev/shm is there and on another filesystem than the temp dir (to get EXDEV between them). */
+export function shmIsSeparate(): boolean {
+  try {
+    return statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
+  } catch {
+    return false;
+  }
 }
