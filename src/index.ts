@@ -7,7 +7,8 @@ export * from "./logger.js";
 
 // Image references and wishlists
 export * from "./wishlist/reference.js";
-export { loadWishlists, checkWishlists, parseWishlist, expandWishlist } from "./wishlist/load-wishlists.js";
+export { loadWishlists, checkWishlists, parseWishlist } from "./wishlist/load-wishlists.js";
+export { expandWishlist } from "./wishlist/expand-wishlist.js";
 export type { WishlistEntry } from "./wishlist/entry.js";
 export { getWishlistChanges, diffWishlists } from "./wishlist/git-base.js";
 
@@ -20,20 +21,21 @@ export type { RegistryClientOptions } from "./registry/options.js";
 export * from "./tree/types.js";
 export { convertImage, type ConvertOptions, type ConvertStats } from "./sandbox/convert-image.js";
 export { materialiseTree, type MaterialiseOptions } from "./sandbox/materialise.js";
-export { assembleApptainerFiles, type ApptainerFile } from "./sandbox/apptainer-files.js";
+export { assembleApptainerFiles } from "./sandbox/apptainer-files.js";
+export type { ApptainerFile, ExistingPolicy } from "./sandbox/apptainer-file.js";
 export { applyApptainerFiles } from "./sandbox/apply-apptainer-files.js";
 
 // CVMFS repository
-export * from "./cvmfs/content.js";
-export { LocalContentStore } from "./cvmfs/local-content-store.js";
-export { writeImageCatalogs, type NestedCatalogRef } from "./cvmfs/catalog-writer.js";
-export { CatalogEditor } from "./cvmfs/catalog-editor.js";
-export { openCatalog } from "./cvmfs/catalog-reader.js";
-export { Stratum0 } from "./cvmfs/stratum0.js";
-export { RepositoryReader } from "./cvmfs/repository-reader.js";
-export { verifyRepository } from "./cvmfs/verify.js";
-export { createRepositoryServer } from "./cvmfs/serve.js";
-export { loadOrCreateKeys } from "./cvmfs/keys.js";
+export * from "./content/content-store.js";
+export { LocalContentStore } from "./cvmfs/objects/local-content-store.js";
+export { writeImageCatalogs, type NestedCatalogRef } from "./cvmfs/catalog/writer.js";
+export { CatalogEditor } from "./cvmfs/catalog/editor.js";
+export { openCatalog } from "./cvmfs/catalog/reader.js";
+export { Stratum0 } from "./cvmfs/repository/stratum0.js";
+export { RepositoryReader } from "./cvmfs/repository/repository-reader.js";
+export { verifyRepository } from "./cvmfs/repository/verify.js";
+export { createRepositoryServer } from "./cvmfs/repository/serve.js";
+export { loadOrCreateKeys } from "./cvmfs/repository/keys.js";
 
 // Gateway
 export { GatewayClient } from "./gateway/gateway-client.js";
@@ -43,7 +45,8 @@ export { readGatewayKey, GatewayKey } from "./gateway/key-file.js";
 
 // Sync
 export { createLayout, linkTarget, type RepositoryLayout, type LayoutOptions } from "./sync/layout.js";
-export { assemblePlan, formatPlanTable, planToJson, type Plan } from "./sync/plan.js";
+export { assemblePlan, type Plan } from "./sync/plan.js";
+export { formatPlanTable, planToJson } from "./sync/plan-format.js";
 export { getSyncPlan } from "./sync/get-sync-plan.js";
 export { executePlan, shardOf, type SyncResult } from "./sync/sync-repository.js";
 export { openPublishTarget } from "./sync/publish-target.js";

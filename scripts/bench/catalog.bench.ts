@@ -7,12 +7,12 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { CompressPool } from "../../src/cvmfs/compress-pool.js";
-import { CatalogDb } from "../../src/cvmfs/catalog-db.js";
-import type { CatalogRow } from "../../src/cvmfs/catalog-row.js";
-import { writeImageCatalogs } from "../../src/cvmfs/catalog-writer.js";
-import { md5PathKey } from "../../src/cvmfs/md5-path.js";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { CompressPool } from "../../src/cvmfs/objects/compress-pool.js";
+import { CatalogDb } from "../../src/cvmfs/catalog/db.js";
+import type { CatalogRow } from "../../src/cvmfs/catalog/row.js";
+import { writeImageCatalogs } from "../../src/cvmfs/catalog/writer.js";
+import { md5PathKey } from "../../src/cvmfs/catalog/md5-path.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import type { DirNode, TreeNode } from "../../src/tree/types.js";
 import { round, sampleRss, MiB, type BenchContext } from "./context.js";
 

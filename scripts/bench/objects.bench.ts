@@ -10,8 +10,8 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { CompressPool } from "../../src/cvmfs/compress-pool.js";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { CompressPool } from "../../src/cvmfs/objects/compress-pool.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import { MiB, round, sampleRss, type BenchContext } from "./context.js";
 
 const THREADS = availableParallelism();

@@ -1,4 +1,6 @@
 import type { Writable } from "node:stream";
+import type { CommonSettings } from "../config/settings.js";
+import type { Logger } from "../logger.js";
 
 /** What a command may touch of the process: streams, environment, and its exit code. */
 export interface CommandContext {
@@ -8,4 +10,18 @@ export interface CommandContext {
   /** Aborted on SIGINT/SIGTERM: commands stop, drop leases and clean up. */
   signal: AbortSignal;
   exitCode: number;
+}
+
+/** What every command module under ./commands (run-command.ts lists them) exports. */
+export interface CommandModule {
+  run(input: CommandInput): Promise<number>;
+}
+
+export interface CommandInput {
+  args: string[];
+  /** The command's own options, raw from commander (strings, arrays, booleans). */
+  options: Record<string, unknown>;
+  settings: CommonSettings;
+  logger: Logger;
+  ctx: CommandContext;
 }

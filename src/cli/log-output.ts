@@ -46,8 +46,3 @@ function jsonSafe(_key: string, value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message };
   return value;
 }
-
-/** Sends every event to each logger in turn. */
-export function teeLogger(...loggers: Logger[]): Logger {
-  return { log: (e) => loggers.forEach((l) => l.log(e)) };
-}

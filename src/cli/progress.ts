@@ -1,7 +1,7 @@
 import cliProgress from "cli-progress";
 import type { LogEvent, Logger } from "../logger.js";
 import { redactSecrets } from "./log-output.js";
-import { formatBytes } from "./table.js";
+import { formatBytes } from "../human-format.js";
 
 /**
  * The terminal progress display: one line per image in flight — its stage (resolving, layers x/y

@@ -1,23 +1,9 @@
 import { Writable } from "node:stream";
 import type { Logger } from "../logger.js";
-import { resolveCommonSettings, type CommonSettings, type RawCommonOptions } from "../config/settings.js";
-import type { CommandContext } from "./context.js";
+import { resolveCommonSettings, type RawCommonOptions } from "../config/settings.js";
+import type { CommandContext, CommandModule } from "./context.js";
 import { jsonLogger, textLogger } from "./log-output.js";
 import { ProgressDisplay } from "./progress.js";
-
-/** What every command module under ./commands exports. */
-export interface CommandModule {
-  run(input: CommandInput): Promise<number>;
-}
-
-export interface CommandInput {
-  args: string[];
-  /** The command's own options, raw from commander (strings, arrays, booleans). */
-  options: Record<string, unknown>;
-  settings: CommonSettings;
-  logger: Logger;
-  ctx: CommandContext;
-}
 
 const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   plan: () => import("./commands/plan.js"),

@@ -3,16 +3,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayError } from "../errors.js";
 import { info, silentLogger, type Logger } from "../logger.js";
-import { applyCatalogChange, diffCatalogTrees, type CatalogChange } from "../cvmfs/catalog-diff.js";
-import { CatalogEditor } from "../cvmfs/catalog-editor.js";
-import { openCatalog } from "../cvmfs/catalog-reader.js";
-import { LocalContentStore } from "../cvmfs/local-content-store.js";
-import { parseManifest } from "../cvmfs/manifest.js";
-import { parentPath } from "../cvmfs/md5-path.js";
-import type { Stratum0 } from "../cvmfs/stratum0.js";
-import type { CommitFn } from "./dev-gateway.js";
+import { applyCatalogChange, diffCatalogTrees, type CatalogChange } from "../cvmfs/catalog/diff.js";
+import { CatalogEditor } from "../cvmfs/catalog/editor.js";
+import { openCatalog } from "../cvmfs/catalog/reader.js";
+import { LocalContentStore } from "../cvmfs/objects/local-content-store.js";
+import { parseManifest } from "../cvmfs/repository/manifest.js";
+import { parentPath } from "../cvmfs/catalog/md5-path.js";
+import type { Stratum0 } from "../cvmfs/repository/stratum0.js";
 import type { Lease } from "./lease-service.js";
 import type { CommitRequest } from "./schema.js";
+
+/** Applies a commit to the stratum 0 and returns the new revision; the dev gateway calls it. */
+export type CommitFn = (lease: Lease, request: CommitRequest) => Promise<number>;
 
 /**
  * The dev gateway's commit (cvmfs-formats.md §5.5, after `cvmfs_receiver`'s commit processor):

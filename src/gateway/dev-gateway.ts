@@ -8,12 +8,9 @@ import { formatGoDuration } from "./go-duration.js";
 import { parseAuthorization } from "./hmac.js";
 import { goTimeString, LeaseService, type Lease } from "./lease-service.js";
 import { processPayload } from "./payload-processor.js";
-import { createCommitProcessor } from "./commit-processor.js";
-import { Stratum0 } from "../cvmfs/stratum0.js";
+import { createCommitProcessor, type CommitFn } from "./commit-processor.js";
+import { Stratum0 } from "../cvmfs/repository/stratum0.js";
 import { CommitRequest, LeaseRequest, PayloadMessage } from "./schema.js";
-
-/** Applies a commit to the stratum 0; see commit-processor.ts. Returns the new revision. */
-export type CommitFn = (lease: Lease, request: CommitRequest) => Promise<number>;
 
 /** Options of {@link createGatewayHandler}. */
 export interface DevGatewayOptions {
@@ -90,7 +87,7 @@ export async function createGatewayHandler(opts: DevGatewayOptions): Promise<Gat
   const authenticate = (req: IncomingMessage, message: string | Uint8Array): string | undefined => {
     const auth = parseAuthorization(req.headers.authorization);
     const key = auth && access.keys.get(auth.keyId);
-    return key && key.verify(message, auth.signature) ? key.id : undefined;
+    return auth && key?.verify(message, auth.signature) ? key.id : undefined;
   };
 
   const leaseInfo = (l: Lease) => ({ key_id: l.keyId, path: `${l.fqrn}${l.subpath}`, expires: goTimeString(l.expires), hostname: l.hostname });

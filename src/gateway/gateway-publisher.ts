@@ -1,10 +1,10 @@
 import { setMaxListeners } from "node:events";
 import { AbortedError, GatewayError } from "../errors.js";
 import { info, silentLogger, warn, type Logger } from "../logger.js";
-import { CatalogEditor } from "../cvmfs/catalog-editor.js";
-import type { LocalContentStore } from "../cvmfs/local-content-store.js";
-import { catalogPath, parentPath } from "../cvmfs/md5-path.js";
-import { RepositoryReader } from "../cvmfs/repository-reader.js";
+import { CatalogEditor } from "../cvmfs/catalog/editor.js";
+import type { LocalContentStore } from "../cvmfs/objects/local-content-store.js";
+import { catalogPath, parentPath } from "../cvmfs/catalog/md5-path.js";
+import { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import type { AcquireOptions, GatewayClient } from "./gateway-client.js";
 import type { PackFileObject } from "./object-pack.js";
 import { listStagedObjects, missingObjects } from "./_staged-objects.js";

@@ -1,4 +1,4 @@
-import { humanBytes } from "../sync/plan-format.js";
+import { humanBytes } from "../human-format.js";
 import type { PlanJson, PlanJsonTag } from "./schema.js";
 
 /** Rows listed in full before the table is cut short; GitLab caps a note at 1,000,000 characters. */

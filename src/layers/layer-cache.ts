@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import pLimit from "p-limit";
-import type { ContentStore, HashAlgorithm } from "../cvmfs/content.js";
+import type { ContentStore, HashAlgorithm } from "../content/content-store.js";
 import type { LayerEntry } from "../tree/layer-entry.js";
 import type { NodeMeta } from "../tree/types.js";
 import type { LayerResult } from "./process-layer.js";
@@ -21,7 +21,7 @@ import { LayerCacheHeader, LayerCacheLine } from "./schema.js";
 /** `~/.cache/cvmfs-image-sync` (or `$XDG_CACHE_HOME/cvmfs-image-sync`). */
 export function defaultCacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith("/") ? xdg : join(homedir(), ".cache"), "cvmfs-image-sync");
+  return join(xdg?.startsWith("/") ? xdg : join(homedir(), ".cache"), "cvmfs-image-sync");
 }
 
 /** Where the cache file of one layer lives. */

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { AbortedError, LayerError, ToolError } from "../errors.js";
 import { silentLogger, warn, type Logger } from "../logger.js";
-import type { ContentStore, FileContent } from "../cvmfs/content.js";
+import type { ContentStore, FileContent } from "../content/content-store.js";
 import type { Layer } from "../registry/image.js";
 import type { LayerEntry } from "../tree/layer-entry.js";
 import type { NodeMeta } from "../tree/types.js";

@@ -26,9 +26,6 @@ export type RegistryCredential =
   | { kind: "basic"; username: string; password: string }
   | { kind: "identity-token"; token: string; username?: string };
 
-/** Registry host → credential. */
-export type CredentialMap = ReadonlyMap<string, RegistryCredential>;
-
 /** `https://index.docker.io/v1/`, `http://h:5000/x` → `docker.io`, `h:5000`. */
 export function normalizeAuthKey(key: string): string {
   const host = key.replace(/^[a-z]+:\/\//i, "").split("/")[0]!.toLowerCase();

@@ -64,7 +64,7 @@ export class RegistryAuth {
       return;
     }
     if (basic) {
-      if (!this.credential || this.credential.kind !== "basic") {
+      if (this.credential?.kind !== "basic") {
         throw new RegistryAuthError(`${this.registry} requires a username and password, and none is configured for it (--registry-auth)`);
       }
       this.scheme = "basic";

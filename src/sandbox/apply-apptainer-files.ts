@@ -1,8 +1,8 @@
 import { Readable } from "node:stream";
-import type { ContentStore, FileContent } from "../cvmfs/content.js";
+import type { ContentStore, FileContent } from "../content/content-store.js";
 import type { ImageTree } from "../tree/image-tree.js";
 import type { DirNode, FileNode, TreeNode } from "../tree/types.js";
-import type { ApptainerFile } from "./apptainer-files.js";
+import type { ApptainerFile } from "./apptainer-file.js";
 import { locate, locateLiteral, type Located } from "./_tree-resolve.js";
 import { SINGULARITY_D } from "./singularity-d.js";
 

@@ -1,13 +1,13 @@
 import pLimit from "p-limit";
 import { AbortedError } from "../errors.js";
 import { info, warn, type Logger } from "../logger.js";
-import type { ContentStore } from "../cvmfs/content.js";
+import type { ContentStore } from "../content/content-store.js";
 import type { Image, Layer } from "../registry/image.js";
 import { formatImageReference } from "../wishlist/reference.js";
 import type { DirNode } from "../tree/types.js";
 import { applyLayer } from "../tree/apply-layer.js";
 import { countTree, createImageTree, impliedDirMeta } from "../tree/image-tree.js";
-import { humanBytes } from "../sync/plan-format.js";
+import { humanBytes } from "../human-format.js";
 import { checkLayerMediaType } from "../layers/layer-media-type.js";
 import { defaultCacheDir, readLayerCache, writeLayerCache } from "../layers/layer-cache.js";
 import { processLayer, type LayerResult } from "../layers/process-layer.js";

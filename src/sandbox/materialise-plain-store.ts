@@ -4,7 +4,7 @@ import { access, mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { RepositoryError } from "../errors.js";
-import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../cvmfs/content.js";
+import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../content/content-store.js";
 import { spoolBody } from "./spool-body.js";
 
 /**

@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import pLimit from "p-limit";
 import { AbortedError, ConfigError, RepositoryError } from "../errors.js";
 import { debug, silentLogger, type Logger } from "../logger.js";
-import type { ContentStore } from "../cvmfs/content.js";
+import type { ContentStore } from "../content/content-store.js";
 import type { DirNode, FileNode, NodeMeta } from "../tree/types.js";
 import { walkTree } from "../tree/image-tree.js";
 import { assembleSidecar, sidecarPath, writeSidecar } from "./sidecar.js";

@@ -7,7 +7,7 @@ import {
   START_ACTION,
   TEST_ACTION,
 } from "./action-scripts.js";
-import type { ApptainerFile } from "./apptainer-files.js";
+import type { ApptainerFile } from "./apptainer-file.js";
 import {
   APPS_BASE_SCRIPT,
   APPS_SCRIPT,

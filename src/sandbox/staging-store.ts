@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { RepositoryError } from "../errors.js";
 import { spoolBody } from "./spool-body.js";
-import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../cvmfs/content.js";
+import type { ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../content/content-store.js";
 
 /**
  * The content store of a one-off `convert --sandbox`: every file body lands once, as it is, in a

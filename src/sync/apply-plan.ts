@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
-import type { ContentStore } from "../cvmfs/content.js";
-import type { CatalogEditor } from "../cvmfs/catalog-editor.js";
+import type { ContentStore } from "../content/content-store.js";
+import type { CatalogEditor } from "../cvmfs/catalog/editor.js";
 import { linkTarget, type RepositoryLayout } from "./layout.js";
 import type { Plan, PlannedTag } from "./plan.js";
 import { emptyRemovalSchedule, formatRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
@@ -99,7 +99,7 @@ async function removeEmptyParents(editor: CatalogEditor, path: string, keep: str
   let dir = path.slice(0, path.lastIndexOf("/"));
   while (dir !== "" && dir !== keep) {
     const entry = await editor.lookup(dir);
-    if (!entry || entry.kind !== "dir" || entry.isMountpoint) return;
+    if (entry?.kind !== "dir" || entry.isMountpoint) return;
     if ((await editor.list(dir)).length > 0) return;
     await editor.remove(dir);
     dir = dir.slice(0, dir.lastIndexOf("/"));

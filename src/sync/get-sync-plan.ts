@@ -1,4 +1,4 @@
-import type { RepositoryReader } from "../cvmfs/repository-reader.js";
+import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import type { Logger } from "../logger.js";
 import type { RegistryClient } from "../registry/registry-client.js";
 import type { WishlistEntry } from "../wishlist/entry.js";

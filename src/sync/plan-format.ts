@@ -1,3 +1,4 @@
+import { humanBytes, shortDigest } from "../human-format.js";
 import type { Plan, PlannedTag } from "./plan.js";
 
 /** Version of the JSON form, for consumers (merge-request notes, scripts). */
@@ -31,7 +32,7 @@ export function formatPlanTable(plan: Plan): string {
     t.action + (t.retained ? " (retained)" : ""),
     t.publicPath,
     t.reference ?? "",
-    shortDigest(t.action === "remove" ? t.previousManifestDigest : t.manifestDigest),
+    shortDigest(t.action === "remove" ? t.previousManifestDigest : t.manifestDigest, ""),
     imageColumn(t),
     t.bytes !== undefined ? humanBytes(t.bytes) : "",
     t.file !== undefined ? `${t.file}:${t.line ?? 0}` : "",
@@ -62,33 +63,19 @@ function imageColumn(t: PlannedTag): string {
   return t.imageDir ? shortDir(t.imageDir) : "";
 }
 
-function shortDigest(digest: string | undefined): string {
-  if (digest === undefined) return "";
-  const colon = digest.indexOf(":");
-  return `${digest.slice(0, colon + 1)}${digest.slice(colon + 1, colon + 13)}`;
-}
-
 function shortDir(dir: string): string {
   const parts = dir.split("/");
   const last = parts.pop() ?? "";
   return `${parts.join("/")}/${last.slice(0, 10)}…`;
 }
 
-/** `1536` → `1.5 KiB`. */
-export function humanBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 function table(rows: string[][]): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
   return rows.map((row) =>
     row
       .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))

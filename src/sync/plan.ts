@@ -287,4 +287,3 @@ function parseRef(text: string): ImageReference | undefined {
   }
 }
 
-export { formatPlanTable, planToJson } from "./plan-format.js";

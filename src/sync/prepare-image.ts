@@ -1,5 +1,5 @@
-import type { ContentStore } from "../cvmfs/content.js";
-import { writeImageCatalogs, type NestedCatalogRef } from "../cvmfs/catalog-writer.js";
+import type { ContentStore } from "../content/content-store.js";
+import { writeImageCatalogs, type NestedCatalogRef } from "../cvmfs/catalog/writer.js";
 import { info, type Logger } from "../logger.js";
 import { formatPlatform, type Image } from "../registry/image.js";
 import { applyApptainerFiles } from "../sandbox/apply-apptainer-files.js";

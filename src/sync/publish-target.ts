@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CatalogEditor } from "../cvmfs/catalog-editor.js";
-import { LocalContentStore } from "../cvmfs/local-content-store.js";
-import { RepositoryReader } from "../cvmfs/repository-reader.js";
-import { Stratum0 } from "../cvmfs/stratum0.js";
+import { CatalogEditor } from "../cvmfs/catalog/editor.js";
+import { LocalContentStore } from "../cvmfs/objects/local-content-store.js";
+import { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
+import { Stratum0 } from "../cvmfs/repository/stratum0.js";
 import type { RepositoryTarget } from "../config/settings.js";
 import { GatewayClient } from "../gateway/gateway-client.js";
 import { publishThroughGateway } from "../gateway/gateway-publisher.js";

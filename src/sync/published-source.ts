@@ -1,5 +1,5 @@
 import { RepositoryError } from "../errors.js";
-import type { RepositoryReader } from "../cvmfs/repository-reader.js";
+import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import type { PublishedTreeSource, TreeEntry } from "./published-state.js";
 
 /**
@@ -11,7 +11,7 @@ export function publishedTreeSource(reader: RepositoryReader): PublishedTreeSour
   return {
     async listing(path: string): Promise<TreeEntry[]> {
       const entry = await reader.lookup(path);
-      if (!entry || entry.kind !== "dir") return [];
+      if (entry?.kind !== "dir") return [];
       const children = await reader.listing(path);
       return children.map((c) => ({
         name: c.name,
@@ -21,7 +21,7 @@ export function publishedTreeSource(reader: RepositoryReader): PublishedTreeSour
     },
     async readFile(path: string): Promise<Buffer> {
       const entry = await reader.lookup(path);
-      if (!entry || entry.kind !== "file") throw new RepositoryError(`${path}: no such file in the repository`);
+      if (entry?.kind !== "file") throw new RepositoryError(`${path}: no such file in the repository`);
       const parts: Buffer[] = [];
       for await (const chunk of reader.readFile(path)) parts.push(chunk as Buffer);
       return Buffer.concat(parts);

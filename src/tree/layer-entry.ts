@@ -1,4 +1,4 @@
-import type { FileContent } from "../cvmfs/content.js";
+import type { FileContent } from "../content/content-store.js";
 import type { NodeMeta } from "./types.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { FileContent } from "../cvmfs/content.js";
+import type { FileContent } from "../content/content-store.js";
 
 /**
  * The image tree: the flattened filesystem of one image, as metadata only. File bytes are in the

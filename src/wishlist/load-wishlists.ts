@@ -128,5 +128,3 @@ export async function readWishlistSources(files: readonly string[]): Promise<Wis
 export async function loadWishlists(files: readonly string[], options: { logger?: Logger } = {}): Promise<WishlistEntry[]> {
   return assembleWishlists(await readWishlistSources(files), options.logger);
 }
-
-export { expandWishlist, type ExpandedEntry, type ListTags } from "./expand-wishlist.js";

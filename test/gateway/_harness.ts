@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { deflateSync } from "node:zlib";
-import { createRepositoryServer, type RepositoryServer } from "../../src/cvmfs/serve.js";
+import { createRepositoryServer, type RepositoryServer } from "../../src/cvmfs/repository/serve.js";
 import type { AccessConfig } from "../../src/gateway/access-config.js";
 import { createGatewayHandler, type DevGatewayOptions, type GatewayHandler } from "../../src/gateway/dev-gateway.js";
 import { GatewayKey } from "../../src/gateway/key-file.js";

@@ -6,8 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { writeImageCatalogs } from "../../src/cvmfs/catalog-writer.js";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { writeImageCatalogs } from "../../src/cvmfs/catalog/writer.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import { errorCode } from "../../src/errors.js";
 import { GatewayClient } from "../../src/gateway/gateway-client.js";
 import { publishThroughGateway } from "../../src/gateway/gateway-publisher.js";

@@ -78,7 +78,9 @@ describe("upsertMergeRequestNote through @gitbeaker/rest", () => {
     it(c.name, async () => {
       const stored = gitlab.notes("1217", c.iid);
       // Note ids: 1000 × iid + position, so expected paths can name them.
-      c.before.forEach((n, i) => stored.push({ id: 1000 * c.iid + i, body: n.body, system: n.system ?? false, author: { username: "someone" } }));
+      c.before.forEach((n, i) => {
+        stored.push({ id: 1000 * c.iid + i, body: n.body, system: n.system ?? false, author: { username: "someone" } });
+      });
       const from = gitlab.calls.length;
       const api = createMergeRequestNotesApi({ url: gitlab.url, token: gitlab.token });
       const result = await upsertMergeRequestNote(api, { project: "1217", mergeRequestIid: c.iid, marker }, c.body);

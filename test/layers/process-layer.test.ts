@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { rm, unlink } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import { LayerError } from "../../src/errors.js";
 import { memoryLogger } from "../../src/logger.js";
 import { MediaTypes, type Layer } from "../../src/registry/image.js";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ImageConfig } from "../../src/registry/image.js";
-import { assembleApptainerFiles, type ApptainerFile } from "../../src/sandbox/apptainer-files.js";
+import type { ApptainerFile } from "../../src/sandbox/apptainer-file.js";
+import { assembleApptainerFiles } from "../../src/sandbox/apptainer-files.js";
 import { renderRunscript } from "../../src/sandbox/runscript.js";
 
 const config: ImageConfig = {

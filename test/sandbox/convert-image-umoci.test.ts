@@ -20,7 +20,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { lstat, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import { memoryLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";
 import { lookupNode, walkTree } from "../../src/tree/image-tree.js";

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import { AbortedError, LayerError } from "../../src/errors.js";
 import { memoryLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";

@@ -2,7 +2,7 @@ import { lstat, mkdir, readFile, readdir, readlink, rm, stat, writeFile } from "
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalContentStore } from "../../src/cvmfs/local-content-store.js";
+import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
 import { ConfigError, UnsafePathError } from "../../src/errors.js";
 import { memoryLogger } from "../../src/logger.js";
 import { convertImage } from "../../src/sandbox/convert-image.js";

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { WishlistError } from "../../src/errors.js";
 import { createLayout } from "../../src/sync/layout.js";
-import { assemblePlan, formatPlanTable, planToJson, type DesiredImage } from "../../src/sync/plan.js";
+import { formatPlanTable, planToJson } from "../../src/sync/plan-format.js";
+import { assemblePlan, type DesiredImage } from "../../src/sync/plan.js";
 import { assemblePublishedState, emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
 import { emptyRemovalSchedule, type RemovalSchedule } from "../../src/sync/removal-schedule.js";
 import type { WishlistEntry } from "../../src/wishlist/entry.js";

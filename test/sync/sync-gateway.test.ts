@@ -5,10 +5,10 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RepositoryReader } from "../../src/cvmfs/repository-reader.js";
-import { createRepositoryServer, type RepositoryServer } from "../../src/cvmfs/serve.js";
-import { Stratum0 } from "../../src/cvmfs/stratum0.js";
-import { verifyRepository } from "../../src/cvmfs/verify.js";
+import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.js";
+import { createRepositoryServer, type RepositoryServer } from "../../src/cvmfs/repository/serve.js";
+import { Stratum0 } from "../../src/cvmfs/repository/stratum0.js";
+import { verifyRepository } from "../../src/cvmfs/repository/verify.js";
 import { singleKeyAccess } from "../../src/gateway/access-config.js";
 import { createGatewayHandler, type GatewayHandler } from "../../src/gateway/dev-gateway.js";
 import { readGatewayKey } from "../../src/gateway/key-file.js";

@@ -39,7 +39,9 @@ function dump(root: DirNode): Record<string, string> {
 function apply(layers: LayerEntry[][]): { tree: ReturnType<typeof createImageTree>; warnings: string[] } {
   const tree = createImageTree();
   const logger = memoryLogger();
-  layers.forEach((entries, i) => applyLayer(tree, entries, { logger, image: "test/image:1", layer: `L${i}` }));
+  layers.forEach((entries, i) => {
+    applyLayer(tree, entries, { logger, image: "test/image:1", layer: `L${i}` });
+  });
   return { tree, warnings: logger.events.filter((e) => e.event === "tree.unsafe").map((e) => String(e.fields?.entry)) };
 }
 

@@ -9,9 +9,9 @@ import {
   assembleWishlists,
   checkWishlists,
   detectWishlistFormat,
-  expandWishlist,
   loadWishlists,
 } from "../../src/wishlist/load-wishlists.js";
+import { expandWishlist } from "../../src/wishlist/expand-wishlist.js";
 import type { ImageReference } from "../../src/wishlist/reference.js";
 
 /**

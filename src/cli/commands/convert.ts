@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import type { ContentStore } from "../../cvmfs/content.js";
+import type { ContentStore } from "../../content/content-store.js";
 import { info, warn } from "../../logger.js";
 import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
 import { convertImage } from "../../sandbox/convert-image.js";
@@ -9,8 +9,9 @@ import { checkSandboxTarget, clearSandboxWorkArea, placeSandbox, sandboxWorkArea
 import { sidecarPath } from "../../sandbox/sidecar.js";
 import { StagingContentStore } from "../../sandbox/staging-store.js";
 import { formatImageReference, parseImageReference } from "../../wishlist/reference.js";
-import type { CommandInput } from "../run-command.js";
-import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.js";
+import type { CommandInput } from "../context.js";
+import { formatBytes, formatDuration, shortDigest } from "../../human-format.js";
+import { formatTable } from "../table.js";
 
 /**
  * `convert IMAGE --sandbox DIR`: pull one image and write it as an Apptainer sandbox, as an

@@ -5,7 +5,7 @@ import { upsertMergeRequestNote } from "../../gitlab/merge-request-note.js";
 import { planNoteMarker, renderPlanNote } from "../../gitlab/plan-note.js";
 import { PlanJson } from "../../gitlab/schema.js";
 import { debug } from "../../logger.js";
-import type { CommandInput } from "../run-command.js";
+import type { CommandInput } from "../context.js";
 
 /**
  * `mr-note PLAN_JSON`: post the plan (the file `plan --format json` wrote) as a note on the merge

@@ -1,13 +1,14 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { RepositoryReader } from "../../cvmfs/repository-reader.js";
+import { RepositoryReader } from "../../cvmfs/repository/repository-reader.js";
 import { ConfigError, WishlistError, asConfigError, type WishlistProblem } from "../../errors.js";
 import { info, type Logger } from "../../logger.js";
 import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
 import { resolveDesired, type ResolveFailure } from "../../sync/resolve-desired.js";
 import { createLayout, type LayoutKind } from "../../sync/layout.js";
-import { formatPlanTable, planToJson, type Plan } from "../../sync/plan.js";
+import { formatPlanTable, planToJson } from "../../sync/plan-format.js";
+import type { Plan } from "../../sync/plan.js";
 import { emptyPublishedState } from "../../sync/published-state.js";
 import { assemblePlan } from "../../sync/plan.js";
 import { getWishlistChanges } from "../../wishlist/git-base.js";
@@ -16,7 +17,7 @@ import { wishlistCheckRows } from "../../wishlist/wishlist-report.js";
 import type { WishlistEntry } from "../../wishlist/entry.js";
 import { formatImageReference } from "../../wishlist/reference.js";
 import { splitList } from "../../config/settings.js";
-import type { CommandInput } from "../run-command.js";
+import type { CommandInput } from "../context.js";
 import { formatTable } from "../table.js";
 
 /**

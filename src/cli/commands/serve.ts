@@ -2,14 +2,14 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { Stratum0 } from "../../cvmfs/stratum0.js";
-import { createRepositoryServer } from "../../cvmfs/serve.js";
+import { Stratum0 } from "../../cvmfs/repository/stratum0.js";
+import { createRepositoryServer } from "../../cvmfs/repository/serve.js";
 import { singleKeyAccess } from "../../gateway/access-config.js";
 import { createGatewayHandler } from "../../gateway/dev-gateway.js";
 import { readGatewayKey } from "../../gateway/key-file.js";
 import { ConfigError } from "../../errors.js";
 import { info } from "../../logger.js";
-import type { CommandInput } from "../run-command.js";
+import type { CommandInput } from "../context.js";
 
 /**
  * `serve`: the local stratum 0 over HTTP with the dev gateway in front, on one port. Creates the

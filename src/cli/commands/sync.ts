@@ -9,8 +9,9 @@ import { createLayout, type LayoutKind } from "../../sync/layout.js";
 import { openPublishTarget } from "../../sync/publish-target.js";
 import { executePlan, type Shard, type SyncRow } from "../../sync/sync-repository.js";
 import { loadWishlists } from "../../wishlist/load-wishlists.js";
-import type { CommandInput } from "../run-command.js";
-import { formatBytes, formatDuration, formatTable, shortDigest } from "../table.js";
+import type { CommandInput } from "../context.js";
+import { formatBytes, formatDuration, shortDigest } from "../../human-format.js";
+import { formatTable } from "../table.js";
 
 const LAYOUTS: readonly LayoutKind[] = ["osg", "osg-registry", "ducc"];
 

@@ -1,11 +1,11 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { request } from "undici";
-import { verifyRepository } from "../../cvmfs/verify.js";
+import { verifyRepository } from "../../cvmfs/repository/verify.js";
 import { ConfigError } from "../../errors.js";
 import { info } from "../../logger.js";
-import type { CommandInput } from "../run-command.js";
-import { formatBytes } from "../table.js";
+import type { CommandInput } from "../context.js";
+import { formatBytes } from "../../human-format.js";
 
 /** `verify`: walk a repository (directory or URL) and report every problem; exit 1 if any. */
 export async function run({ options, settings, logger, ctx }: CommandInput): Promise<number> {

@@ -1,0 +1,91 @@
+/**
+ * The arrows that must never exist (README, "Architecture"). `npm run lint` fails on any of them.
+ * Type-only imports count too: a type that two rooms share belongs in the lower one.
+ */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "Two modules that need each other are one module, or share a type that belongs in a lower file.",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "tree-is-pure",
+      severity: "error",
+      comment:
+        "The image tree knows only itself and the content-store port, never a storage format or the network. " +
+        "It may throw the project's typed errors and report through the injected logger: both are leaves.",
+      from: { path: "^src/tree/" },
+      to: { path: "^src/", pathNot: ["^src/tree/", "^src/content/", "^src/errors\\.ts$", "^src/logger\\.ts$"] },
+    },
+    {
+      name: "root-leaves",
+      severity: "error",
+      comment: "errors.ts, logger.ts and human-format.ts sit under every room, so they import no room.",
+      from: { path: "^src/(errors|logger|human-format)\\.ts$" },
+      to: { path: "^src/" },
+    },
+    {
+      name: "content-is-a-leaf",
+      severity: "error",
+      comment: "The content-store port is imported by producers and stores alike; it imports none of them.",
+      from: { path: "^src/content/" },
+      to: { path: "^src/", pathNot: "^src/content/" },
+    },
+    {
+      name: "no-cvmfs-to-tree-producers",
+      severity: "error",
+      comment: "Layers, tree and sandbox reach storage through src/content/, never through cvmfs/.",
+      from: { path: "^src/(tree|layers|sandbox)/" },
+      to: { path: "^src/cvmfs/" },
+    },
+    {
+      name: "cvmfs-below-publishing",
+      severity: "error",
+      comment: "CVMFS formats know nothing of registries, syncing, gateways or the command line.",
+      from: { path: "^src/cvmfs/" },
+      to: { path: "^src/(registry|sync|gateway|cli)/" },
+    },
+    {
+      name: "registry-knows-no-cvmfs",
+      severity: "error",
+      from: { path: "^src/registry/" },
+      to: { path: "^src/cvmfs/" },
+    },
+    {
+      name: "wishlist-offline",
+      severity: "error",
+      comment: "Wishlists are parsed without the network: plan --offline depends on it.",
+      from: { path: "^src/wishlist/" },
+      to: { path: "^src/registry/" },
+    },
+    {
+      name: "no-orphans",
+      severity: "error",
+      comment: "A source file nothing imports is dead code (knip finds unused exports).",
+      from: { orphan: true, path: "^src/", pathNot: ["^src/index\\.ts$", "^src/cli/main\\.ts$", "\\.d\\.ts$"] },
+      to: {},
+    },
+    {
+      name: "no-dev-dependency-in-src",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { dependencyTypes: ["npm-dev"], pathNot: ["node_modules/@types/"] },
+    },
+    {
+      name: "no-unlisted-dependency",
+      severity: "error",
+      from: {},
+      to: { dependencyTypes: ["npm-no-pkg", "npm-unknown", "unknown", "undetermined"] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "types"], extensions: [".ts", ".js", ".json"] },
+    moduleSystems: ["es6", "cjs"],
+  },
+};

@@ -1,0 +1,195 @@
+import type { TreeNode } from "../../tree/types.js";
+import { stMode } from "../../tree/types.js";
+import { CatalogError } from "../../errors.js";
+import type { ChunkRef, FileContent } from "../../content/content-store.js";
+import { hashAlgorithmFlags, hashAlgorithmOfFlags, joinHashString, splitHashString } from "./hash.js";
+import type { Md5Key } from "./md5-path.js";
+import { parseXattrs, serializeXattrs } from "./xattr-blob.js";
+
+/**
+ * Catalog rows (cvmfs-formats.md §3 "Columns", "flags bits"): the pure mapping from image tree
+ * nodes to the `catalog` table's columns, and back from stored rows to a decoded entry.
+ */
+
+/** `flags` bits (CVMFS `SqlDirent::kFlag*`). */
+export const Flag = {
+  Dir: 1,
+  NestedMountpoint: 2,
+  File: 4,
+  Link: 8,
+  Special: 16,
+  NestedRoot: 32,
+  Chunked: 64,
+  External: 128,
+  BindMountpoint: 0x4000,
+  Hidden: 0x8000,
+  DirectIo: 0x10000,
+} as const;
+
+/** Which of a directory's two rows this is: a plain dir, the parent's mountpoint, the child's root. */
+export type DirRole = "plain" | "mountpoint" | "nestedRoot";
+
+/** One `catalog` row, column for column; md5 keys as BigInt, everything else as stored. */
+export interface CatalogRow {
+  md5path: Md5Key;
+  parent: Md5Key;
+  /** `(group << 32) | linkcount`. */
+  hardlinks: number;
+  hash: Buffer | null;
+  size: number;
+  mode: number;
+  mtime: number;
+  mtimens: number | null;
+  flags: number;
+  name: string;
+  symlink: string;
+  uid: number;
+  gid: number;
+  xattr: Buffer | null;
+}
+
+/** Directory st_size as tar ingestion and the repository root record it. */
+export const DIR_SIZE = 4096;
+
+/** glibc `makedev(major, minor)`: the 64-bit dev_t a catalog stores as a device's size. */
+export function makedev(major: number, minor: number): number {
+  const ma = BigInt(major >>> 0);
+  const mi = BigInt(minor >>> 0);
+  const dev =
+    ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn);
+  return Number(dev);
+}
+
+/** `hardlinks` column value: group 0 (not hard-linked) unless given. */
+export function packHardlinks(linkcount: number, group = 0): number {
+  if (linkcount < 1) throw new CatalogError(`linkcount ${linkcount} would make the entry unreadable`);
+  return group * 2 ** 32 + linkcount;
+}
+
+/** Flags and hash column of a regular file's content: plain (4) or chunked (68), algorithm bits. */
+export function fileFlagsAndHash(content: FileContent): { flags: number; hash: Buffer | null } {
+  if (content.chunks !== undefined && content.chunks.length >= 2) {
+    const first = content.chunks[0] as ChunkRef;
+    return { flags: Flag.File | Flag.Chunked | hashAlgorithmFlags(splitHashString(first.hash).algorithm), hash: null };
+  }
+  if (content.hash === null) throw new CatalogError("a regular file without content hash or chunks");
+  const { digest, algorithm } = splitHashString(content.hash);
+  return { flags: Flag.File | hashAlgorithmFlags(algorithm), hash: digest };
+}
+
+function dirFlags(role: DirRole): number {
+  return Flag.Dir | (role === "mountpoint" ? Flag.NestedMountpoint : role === "nestedRoot" ? Flag.NestedRoot : 0);
+}
+
+/**
+ * The catalog row of one tree node. `subdirs` is the number of subdirectories of a directory
+ * node (its linkcount is 2 + subdirs); `role` marks nested-catalog transition points. Hard-linked
+ * files become independent rows with linkcount 1 and the shared content hash: the gateway merge
+ * splits hardlink groups anyway, and group 0 keeps both publish paths identical.
+ * (Built as one literal per row: this runs a million times per large image.)
+ */
+export function catalogRow(
+  node: TreeNode,
+  name: string,
+  keys: { md5path: Md5Key; parent: Md5Key },
+  opts: { subdirs?: number; role?: DirRole } = {},
+): CatalogRow {
+  let hardlinks = 1;
+  let hash: Buffer | null = null;
+  let size = 0;
+  let flags: number;
+  let symlink = "";
+  switch (node.type) {
+    case "dir":
+      hardlinks = packHardlinks(2 + (opts.subdirs ?? 0));
+      size = DIR_SIZE;
+      flags = dirFlags(opts.role ?? "plain");
+      break;
+    case "file": {
+      const fh = fileFlagsAndHash(node.content);
+      flags = fh.flags;
+      hash = fh.hash;
+      size = node.content.size;
+      break;
+    }
+    case "symlink":
+      size = Buffer.byteLength(node.target, "utf8");
+      flags = Flag.File | Flag.Link;
+      symlink = node.target;
+      break;
+    default:
+      size = node.type === "char" || node.type === "block" ? makedev(node.devMajor, node.devMinor) : 0;
+      flags = Flag.File | Flag.Special;
+  }
+  return {
+    md5path: keys.md5path,
+    parent: keys.parent,
+    hardlinks,
+    hash,
+    size,
+    mode: stMode(node),
+    mtime: node.mtime,
+    mtimens: node.mtimeNs ?? null,
+    flags,
+    name,
+    symlink,
+    uid: node.uid,
+    gid: node.gid,
+    xattr: node.xattrs === undefined ? null : serializeXattrs(node.xattrs),
+  };
+}
+
+/** A row as read back, decoded. */
+export interface CatalogEntry {
+  name: string;
+  kind: "dir" | "file" | "symlink" | "special";
+  md5path: Md5Key;
+  parent: Md5Key;
+  flags: number;
+  /** Full st_mode, type bits included. */
+  mode: number;
+  size: number;
+  mtime: number;
+  mtimeNs: number | null;
+  uid: number;
+  gid: number;
+  linkcount: number;
+  hardlinkGroup: number;
+  /** Content hash string (with algorithm id), null for non-files and chunked files. */
+  hash: string | null;
+  symlink: string;
+  xattrs: Record<string, Buffer> | undefined;
+  isMountpoint: boolean;
+  isNestedRoot: boolean;
+  isChunked: boolean;
+  /** The raw row, for byte-exact copies between catalogs. */
+  row: CatalogRow;
+}
+
+/** Decodes a stored row. */
+export function decodeRow(row: CatalogRow): CatalogEntry {
+  const f = row.flags;
+  const kind = f & Flag.Dir ? "dir" : f & Flag.Link ? "symlink" : f & Flag.Special ? "special" : "file";
+  return {
+    name: row.name,
+    kind,
+    md5path: row.md5path,
+    parent: row.parent,
+    flags: f,
+    mode: row.mode,
+    size: row.size,
+    mtime: row.mtime,
+    mtimeNs: row.mtimens,
+    uid: row.uid,
+    gid: row.gid,
+    linkcount: row.hardlinks % 2 ** 32,
+    hardlinkGroup: Math.floor(row.hardlinks / 2 ** 32),
+    hash: row.hash === null || row.hash.length === 0 ? null : joinHashString(row.hash, hashAlgorithmOfFlags(f)),
+    symlink: row.symlink,
+    xattrs: row.xattr === null ? undefined : parseXattrs(row.xattr),
+    isMountpoint: (f & Flag.NestedMountpoint) !== 0,
+    isNestedRoot: (f & Flag.NestedRoot) !== 0,
+    isChunked: (f & Flag.Chunked) !== 0,
+    row,
+  };
+}
