@@ -15,6 +15,7 @@ export type ErrorCode =
   | "E_LAYER"
   | "E_UNSAFE_PATH"
   | "E_REPOSITORY"
+  | "E_CONFLICT"
   | "E_CATALOG"
   | "E_SIGNATURE"
   | "E_VERIFY"
@@ -144,6 +145,18 @@ export class RepositoryError extends ToolError {
   readonly code: ErrorCode = "E_REPOSITORY";
 }
 
+/** Another publisher held the stratum 0's lock past the wait: try again later (not a configuration error). */
+export class RepositoryLockedError extends RepositoryError {}
+
+/**
+ * Another publisher changed what this one planned from (a name, the owners, the removal schedule,
+ * the published root) between its plan and its commit: nothing was published by this step; plan
+ * again from the fresh state. `sync` does so by itself a few times before it reports this.
+ */
+export class ConflictError extends RepositoryError {
+  override readonly code = "E_CONFLICT";
+}
+
 /** A catalog that is malformed or inconsistent. */
 export class CatalogError extends ToolError {
   readonly code = "E_CATALOG";
@@ -220,12 +233,49 @@ export class InternalError extends ToolError {
 }
 
 /**
+ * Errno codes that say the machine failed, not the configuration: a full disk or quota, an I/O
+ * error, exhausted memory or file handles. Retrying later on a healthy machine may succeed.
+ */
+const SYSTEM_FAILURES = new Set(["ENOSPC", "EDQUOT", "EIO", "ENOMEM", "EMFILE", "ENFILE"]);
+
+/** The first errno code of {@link SYSTEM_FAILURES} in `err` or its causes, if any. */
+function systemFailure(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && SYSTEM_FAILURES.has(code)) return code;
+  }
+  return undefined;
+}
+
+/**
  * `what: cause` as a ConfigError (exit 2, nothing published), for failures that happen before
- * any work starts: a repository or key directory that cannot be opened, a state that cannot be read.
+ * any work starts: a repository or key directory that cannot be opened, a state that cannot be
+ * read. A machine failure (a full disk, an I/O error; see {@link systemFailure}) or a stratum 0
+ * locked by another publisher is no configuration error: it keeps its own code (exit 1), wrapped
+ * as a RepositoryError when it was not raised on purpose.
  */
 export function asConfigError(what: string, cause: unknown): ToolError {
   if (cause instanceof ToolError && cause.exitCode === 2) return cause;
-  return new ConfigError(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  if (cause instanceof RepositoryLockedError || systemFailure(cause) !== undefined) {
+    return cause instanceof ToolError ? cause : new RepositoryError(`${what}: ${describeError(cause)}`, { cause });
+  }
+  return new ConfigError(`${what}: ${describeError(cause)}`, { cause });
+}
+
+/**
+ * An error's message followed by those of its causes that it does not already contain, in the
+ * "verb object: cause" shape: `create lock …: ENOSPC: no space left on device, write`. What the
+ * CLI prints, so no cause (a full disk, a refused permission) is ever hidden behind its wrapper.
+ */
+export function describeError(err: unknown): string {
+  let text = err instanceof Error ? err.message : String(err);
+  let cause = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; cause !== undefined && cause !== null && depth < 8; depth++) {
+    const message = cause instanceof Error ? cause.message : String(cause);
+    if (message !== "" && !text.includes(message)) text += `: ${message}`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
 }
 
 /** The stable code of any error, `E_INTERNAL` for errors not raised on purpose. */

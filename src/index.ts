@@ -34,6 +34,8 @@ export { openCatalog } from "./cvmfs/catalog/reader.js";
 export { Stratum0 } from "./cvmfs/repository/stratum0.js";
 export { RepositoryReader } from "./cvmfs/repository/repository-reader.js";
 export { verifyRepository } from "./cvmfs/repository/verify.js";
+export { garbageCollect, type GcOptions, type GcResult } from "./cvmfs/gc/garbage-collect.js";
+export { resolveRetention, type RetentionPolicy } from "./cvmfs/gc/retention.js";
 export { createRepositoryServer } from "./cvmfs/repository/serve.js";
 export { loadOrCreateKeys } from "./cvmfs/repository/keys.js";
 

@@ -1,4 +1,5 @@
 import type { Writable } from "node:stream";
+import { displayText } from "../human-format.js";
 import type { LogEvent, Logger, LogLevel } from "../logger.js";
 
 /**
@@ -10,6 +11,15 @@ import type { LogEvent, Logger, LogLevel } from "../logger.js";
 /** Hides the password of any `scheme://user:password@host` in a text: users put them in URLs. */
 export function redactSecrets(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+):([^/@\s]+)@/gi, "$1$2:***@");
+}
+
+/**
+ * A message as it may reach a terminal or a CI log: secrets hidden, control bytes shown escaped
+ * (line feeds kept), whoever built it. Parts that came from user text are escaped and shortened
+ * where they are quoted; this is the last line of defence for any that were not.
+ */
+export function forTerminal(text: string): string {
+  return displayText(redactSecrets(text), { maxLength: Number.POSITIVE_INFINITY, keepNewlines: true });
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -24,7 +34,7 @@ export function textLogger(out: Writable, options: { minLevel?: LogLevel; write?
     log(e: LogEvent) {
       if (ORDER[e.level] < min || CHATTY.has(e.event)) return;
       const prefix = e.level === "info" ? "" : `${e.level}: `;
-      write(redactSecrets(`${prefix}${e.message}`));
+      write(forTerminal(`${prefix}${e.message}`));
     },
   };
 }

@@ -4,7 +4,7 @@ import type { CommandContext } from "./context.js";
 
 /**
  * The command-line surface, exactly as DESIGN.md's CLI contract: plan, convert, sync, serve,
- * verify. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
+ * verify, gc. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
  * template passes settings as CI/CD variables. Commands are loaded lazily: `plan --offline` does
  * not pay for SQLite or the registry client.
  */
@@ -56,7 +56,8 @@ function addPlanning(cmd: Command): Command {
   return cmd
     .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
     .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
-    .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"));
+    .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
+    .addOption(opt("--owner <id>", "who this wishlist is: a sync removes only its own names (default: the GitLab project path, else the wishlist's path in its git repository)"));
 }
 
 function addTarget(cmd: Command, withGateway: boolean): Command {
@@ -145,6 +146,16 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
       .addOption(opt("--repo-url <url>", "stratum 0/1 URL to verify instead of a directory"))
       .addOption(opt("--pubkey <file>", "master public key to check the whitelist with (default <keys-dir>/<repo>.pub)")),
   ).action(action("verify"));
+
+  addCommon(
+    program
+      .command("gc")
+      .description("delete the objects of a local stratum 0 that the kept revisions no longer reference")
+      .addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"))
+      .addOption(opt("--keep-revisions <n>", "keep the n newest revisions, the current one included (default 1)"))
+      .addOption(opt("--keep-days <days>", "also keep every revision published in the last days (default 3 when neither is given, else 0)"))
+      .addOption(new Option("--dry-run", "report what would be deleted, change nothing").env(envName("--dry-run"))),
+  ).action(action("gc"));
 
   addCommon(
     program

@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 import type { LogEvent, Logger } from "../logger.js";
-import { redactSecrets } from "./log-output.js";
+import { forTerminal } from "./log-output.js";
 import { formatBytes } from "../human-format.js";
 
 /**
@@ -40,16 +40,16 @@ export class ProgressDisplay implements Logger {
 
   log(e: LogEvent): void {
     if (this.stopped) {
-      if (e.level !== "debug" && !e.event.endsWith(".progress")) this.stream.write(redactSecrets(`${e.level === "info" ? "" : `${e.level}: `}${e.message}\n`));
+      if (e.level !== "debug" && !e.event.endsWith(".progress")) this.stream.write(forTerminal(`${e.level === "info" ? "" : `${e.level}: `}${e.message}\n`));
       return;
     }
     const f = e.fields ?? {};
     const image = typeof f["image"] === "string" ? f["image"] : undefined;
     if (e.level === "warn" || e.level === "error") {
-      this.bars.log(redactSecrets(`${e.level}: ${e.message}\n`));
+      this.bars.log(forTerminal(`${e.level}: ${e.message}\n`));
     }
     if (!image) {
-      if (e.level === "info" && !e.event.endsWith(".progress")) this.bars.log(redactSecrets(`${e.message}\n`));
+      if (e.level === "info" && !e.event.endsWith(".progress")) this.bars.log(forTerminal(`${e.message}\n`));
       return;
     }
     const line = this.line(image);

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sync: () => import("./commands/sync.js"),
   serve: () => import("./commands/serve.js"),
   verify: () => import("./commands/verify.js"),
+  gc: () => import("./commands/gc.js"),
   "mr-note": () => import("./commands/mr-note.js"),
 };
 
@@ -41,8 +42,23 @@ export async function runCommand(
     : ctx;
   try {
     const mod = await load();
-    return await mod.run({ args, options, settings, logger, ctx: commandCtx });
+    ctx.stopsOnSignal = mod.stopsOnSignal === true;
+    return await mod.run({ args, options, settings, logger: mod.stopsOnSignal ? logger : recordingPublishes(logger, ctx), ctx: commandCtx });
   } finally {
     progress?.stop();
   }
+}
+
+/** The events that say a revision now exists: a local publish, a new repository, a gateway commit. */
+const PUBLISH_EVENTS = new Set(["stratum0.publish", "stratum0.create", "gateway.published"]);
+
+/** `logger`, also noting in `ctx.published` each revision the command reports publishing. */
+function recordingPublishes(logger: Logger, ctx: CommandContext): Logger {
+  return {
+    log(e) {
+      const revision = e.fields?.["revision"];
+      if (PUBLISH_EVENTS.has(e.event)) ctx.published = { revision: typeof revision === "number" ? revision : 0, created: e.event === "stratum0.create" };
+      logger.log(e);
+    },
+  };
 }

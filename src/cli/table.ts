@@ -1,4 +1,5 @@
 /** Plain-text tables for summaries and plans: aligned columns, no colours, safe in CI logs. */
+import { displayText } from "../human-format.js";
 
 export interface Column<Row> {
   header: string;
@@ -7,7 +8,8 @@ export interface Column<Row> {
 }
 
 export function formatTable<Row>(columns: Column<Row>[], rows: Row[]): string {
-  const cells = rows.map((row) => columns.map((c) => c.value(row)));
+  // A cell may hold user text (a wishlist line in an error): it must not act on the terminal.
+  const cells = rows.map((row) => columns.map((c) => displayText(c.value(row), { maxLength: Number.POSITIVE_INFINITY })));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: string[]): string =>
     values

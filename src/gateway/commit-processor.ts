@@ -1,6 +1,7 @@
-import { link, mkdtemp, readFile, rm, unlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { constants } from "node:fs";
+import { copyFile, link, mkdir, readFile, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { debrisName } from "../debris.js";
 import { GatewayError } from "../errors.js";
 import { info, silentLogger, type Logger } from "../logger.js";
 import { applyCatalogChange, diffCatalogTrees, type CatalogChange } from "../cvmfs/catalog/diff.js";
@@ -23,7 +24,8 @@ export type CommitFn = (lease: Lease, request: CommitRequest) => Promise<number>
  * revision C_G + 1, signed, with a tag. Because the replay starts from C_G, publishers on
  * disjoint leases never undo each other's work, whatever root they started from.
  *
- * Atomic: the merged catalogs are built in a private staging store and linked into the stratum 0
+ * Atomic: the merged catalogs are built in a private staging store (under the stratum 0's own
+ * `data/txn`, so on its filesystem) and linked into the stratum 0
  * only just before the manifest is written; if anything fails, the catalogs linked so far are
  * removed again and the stratum 0 keeps its previous bytes (Stratum0.publish restores its own
  * files; at worst an unreferenced history object stays behind from a crash inside it).
@@ -56,7 +58,11 @@ async function commitOnce(s0: Stratum0, lease: Lease, req: CommitRequest, logger
     }
   }
   const current = parseManifest(await readFile(join(s0.dir, ".cvmfspublished"))).manifest;
-  const staging = await mkdtemp(join(tmpdir(), "cvmfs-gw-commit-"));
+  // Beside the repository (its data/txn), not in $TMPDIR: the merged catalogs are hard-linked into
+  // data/, which only works within one filesystem. A killed commit's directory is swept by the
+  // next Stratum0.openOrCreate (its name says which process made it).
+  const staging = join(s0.dir, "data", "txn", debrisName("gw-commit"));
+  await mkdir(staging, { recursive: true });
   const linked: string[] = [];
   const editors: CatalogEditor[] = [];
   try {
@@ -86,7 +92,7 @@ async function commitOnce(s0: Stratum0, lease: Lease, req: CommitRequest, logger
     for (const h of result.written) {
       if (await s0.store.has(h, "C")) continue;
       const target = s0.store.objectPath(h, "C");
-      await link(store.objectPath(h, "C"), target);
+      await linkOrCopy(store.objectPath(h, "C"), target);
       linked.push(target);
     }
     await s0.publish({
@@ -142,4 +148,19 @@ async function checkObjects(s0: Stratum0, change: CatalogChange): Promise<void> 
   }
   if (change.entry.hash && !(await s0.store.has(change.entry.hash, ""))) throw missing(change.entry.hash);
   for (const c of change.chunks ?? []) if (!(await s0.store.has(c.hash, "P"))) throw missing(`${c.hash}P`);
+}
+
+/**
+ * Put a finished object at `target`: a hard link (atomic, no copy), or a copy where no link can
+ * be made (EXDEV: `data/txn` mounted apart; EPERM: a filesystem without hard links). A copy is
+ * never seen half-written by a client: the manifest that names it is published after it.
+ */
+async function linkOrCopy(source: string, target: string): Promise<void> {
+  try {
+    await link(source, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EXDEV" && code !== "EPERM") throw err;
+    await copyFile(source, target, constants.COPYFILE_EXCL);
+  }
 }

@@ -1,6 +1,6 @@
 import { setMaxListeners } from "node:events";
 import { AbortedError, GatewayError } from "../errors.js";
-import { info, silentLogger, warn, type Logger } from "../logger.js";
+import { debug, info, silentLogger, warn, type Logger } from "../logger.js";
 import { CatalogEditor } from "../cvmfs/catalog/editor.js";
 import type { LocalContentStore } from "../cvmfs/objects/local-content-store.js";
 import { catalogPath, parentPath } from "../cvmfs/catalog/md5-path.js";
@@ -53,20 +53,23 @@ export interface GatewayPublishResult {
 
 /**
  * Publish one change through a gateway (cvmfs-formats.md §5, §8): take a lease on `leasePath`
- * (creating missing parent directories first under a lease on the nearest missing ancestor,
- * because the gateway never creates ancestors of a lease), read the published root C_O, apply
+ * (or, when its parent directory is missing, on the nearest missing ancestor, whose parent
+ * exists: the gateway never creates ancestors of a lease, and creating them in the same commit
+ * keeps a publish at one commit), read the published root C_O, apply
  * `edit` on it, write the new catalogs to the staging store, upload what the repository lacks,
  * commit C_O → C_N, and read the new root from the manifest.
  *
  * Whatever fails while a lease is held — an error, an abort, SIGINT/SIGTERM — the lease is
  * dropped before the error propagates, so no lease outlives a failed run. A failed commit
  * poisons the lease on the real gateway (§8.5): the publisher drops it, takes a new one,
- * uploads again and commits again, up to `commitRetries` times.
+ * uploads again and commits again, up to `commitRetries` times. A commit already sent is never
+ * aborted: an interruption then returns the published result, and the caller stops after it.
  */
 export async function publishThroughGateway(opts: GatewayPublishOptions): Promise<GatewayPublishResult> {
   const logger = opts.logger ?? silentLogger;
-  const lease = catalogPath(opts.leasePath);
-  if (lease !== "") await ensureParents(opts, parentPath(lease));
+  const requested = catalogPath(opts.leasePath);
+  const lease = requested === "" ? "" : await nearestLeasable(opts, requested);
+  if (lease !== requested) debug(logger, "gateway.widen", `${opts.fqrn}${requested}: parent missing, leasing ${opts.fqrn}${lease || "/"}`);
   return withLease(opts, lease, async ({ token: tokenRef, signal, retake }) => {
     const reader = await RepositoryReader.open({ url: opts.repoUrl }, { fqrn: opts.fqrn, pubkeyPath: opts.pubkeyPath });
     let editor: CatalogEditor | undefined;
@@ -86,8 +89,12 @@ export async function publishThroughGateway(opts: GatewayPublishOptions): Promis
       let current = tokenRef();
       for (let attempt = 0; ; attempt++) {
         uploadedBytes += await upload(opts, current, missing, signal);
+        // The publish window: an interruption before the commit leaves the old revision; once the
+        // commit is sent it is let finish (not aborted mid-flight, which would leave the revision
+        // unknown), so the caller learns the new revision and stops after it.
+        signal.throwIfAborted();
         try {
-          const revision = await opts.client.commit(current, { ...commit, signal });
+          const revision = await opts.client.commit(current, commit);
           const after = await RepositoryReader.open({ url: opts.repoUrl }, { fqrn: opts.fqrn, pubkeyPath: opts.pubkeyPath });
           const rootHash = after.manifest.catalogHash;
           await after.close();
@@ -114,38 +121,25 @@ async function upload(opts: GatewayPublishOptions, token: string, objects: PackF
 }
 
 /**
- * Make sure directory `dir` exists in the repository: when it does not, publish it (with any
- * missing ancestors) under a lease on the nearest missing ancestor, whose parent exists.
+ * The path to lease for a change at `path`: `path` itself when its parent directory exists in the
+ * published repository, else the nearest missing ancestor (whose own parent exists), so that the
+ * change can create the missing directories inside its lease. The edit creates them (the catalog
+ * editor makes parents as it goes). Only the first image of a new fan-out directory widens its
+ * lease this way; disjoint images keep disjoint leases.
  */
-async function ensureParents(opts: GatewayPublishOptions, dir: string): Promise<void> {
-  if (dir === "") return;
+async function nearestLeasable(opts: GatewayPublishOptions, path: string): Promise<string> {
   const reader = await RepositoryReader.open({ url: opts.repoUrl }, { fqrn: opts.fqrn, pubkeyPath: opts.pubkeyPath });
-  let missingTop: string | undefined;
   try {
-    for (let p = dir; p !== ""; p = parentPath(p)) {
+    let lease = path;
+    for (let p = parentPath(path); p !== ""; p = parentPath(p)) {
       const e = await reader.lookup(p);
-      if (e && e.kind === "dir") break;
-      missingTop = p;
+      if (e?.kind === "dir") break;
+      lease = p;
     }
+    return lease;
   } finally {
     await reader.close();
   }
-  if (missingTop === undefined) return;
-  await withLease(opts, missingTop, async ({ token: tokenRef, signal }) => {
-    const r = await RepositoryReader.open({ url: opts.repoUrl }, { fqrn: opts.fqrn, pubkeyPath: opts.pubkeyPath });
-    const editor = await CatalogEditor.open(r.manifest.catalogHash, r.catalogLoader);
-    try {
-      await editor.ensureDir(dir);
-      const done = await editor.finish(opts.staging, { revision: r.manifest.revision + 1 });
-      const staged = await listStagedObjects(opts.staging.rootDir);
-      const missing = await missingObjects(opts.repoUrl, staged, { concurrency: opts.concurrency, signal });
-      await upload(opts, tokenRef(), missing, signal);
-      await opts.client.commit(tokenRef(), { oldRootHash: `${r.manifest.catalogHash}C`, newRootHash: `${done.rootHash}C`, signal });
-    } finally {
-      editor.close();
-      await r.close();
-    }
-  });
 }
 
 /** A held lease, as {@link withLease} hands it over. */

@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { link, mkdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { debrisName } from "../debris.js";
 import { parseObjectHash } from "./object-hash.js";
 import { readPack, type PackObject } from "./object-pack.js";
 
@@ -38,7 +38,7 @@ export async function processPayload(
     const objects = await readPack(body, {
       ...header,
       open: (object) => {
-        const temp = join(txn, `payload.${randomBytes(8).toString("hex")}`);
+        const temp = join(txn, debrisName("payload"));
         staged.push({ temp, object });
         const own = openSync(temp, "w");
         fd = own;

@@ -74,6 +74,7 @@ function tagTable(tags: readonly PlanJsonTag[]): string[] {
 
 function actionText(t: PlanJsonTag): string {
   if (t.retained) return "keep (retained)";
+  if (t.otherOwners) return `keep (owned by ${t.otherOwners.join(", ")})`;
   return t.action === "add" || t.action === "update" ? `${t.action}${t.convert ? " (convert)" : ""}` : t.action;
 }
 

@@ -20,6 +20,7 @@ export const PlanJsonTag = z.object({
   previousManifestDigest: z.string().optional(),
   convert: z.boolean().optional(),
   retained: z.boolean().optional(),
+  otherOwners: z.array(z.string()).optional(),
   bytes: z.number().optional(),
 });
 export type PlanJsonTag = z.infer<typeof PlanJsonTag>;
@@ -43,6 +44,7 @@ export const PlanJson = z.object({
     update: z.number(),
     keep: z.number(),
     remove: z.number(),
+    others: z.number().default(0),
     convert: z.number(),
     removeImages: z.number(),
     waiting: z.number(),

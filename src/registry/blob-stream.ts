@@ -11,7 +11,7 @@ import { info, warn } from "../logger.js";
 import type { Descriptor } from "./image.js";
 import { pullScope } from "./registry-auth.js";
 import type { RegistryTransport, SendRequest, SentResponse } from "./registry-transport.js";
-import { backoffDelay, sleep } from "./retry-policy.js";
+import { backoffDelay, sleep } from "../retry.js";
 import { VerifiedReader } from "./verified-reader.js";
 
 export interface OpenBlobOptions {

@@ -3,6 +3,7 @@
  */
 import { Agent, type Dispatcher } from "undici";
 import { silentLogger, type Logger } from "../logger.js";
+import { RETRY_DEFAULTS } from "../retry.js";
 import type { RegistryCredential } from "./credentials.js";
 
 export interface RegistryClientOptions {
@@ -59,9 +60,9 @@ export function fillRegistryClientOptions(options: RegistryClientOptions = {}): 
     credentials: options.credentials ?? {},
     logger: options.logger ?? silentLogger,
     concurrency: options.concurrency ?? 8,
-    retries: options.retries ?? 4,
-    retryBaseMs: options.retryBaseMs ?? 250,
-    retryMaxMs: options.retryMaxMs ?? 10_000,
+    retries: options.retries ?? RETRY_DEFAULTS.retries,
+    retryBaseMs: options.retryBaseMs ?? RETRY_DEFAULTS.baseMs,
+    retryMaxMs: options.retryMaxMs ?? RETRY_DEFAULTS.maxMs,
     maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
     headersTimeoutMs,
     bodyTimeoutMs,

@@ -13,7 +13,7 @@ import { warn } from "../logger.js";
 import type { ResolvedRegistryClientOptions } from "./options.js";
 import { redactUrl } from "./redact.js";
 import type { RegistryAuth } from "./registry-auth.js";
-import { backoffDelay, parseRetryAfter, sleep } from "./retry-policy.js";
+import { backoffDelay, parseRetryAfter, sleep } from "../retry.js";
 import { ErrorBody } from "./schema.js";
 
 export interface SendRequest {

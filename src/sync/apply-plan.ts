@@ -2,6 +2,8 @@ import { Readable } from "node:stream";
 import type { ContentStore } from "../content/content-store.js";
 import type { CatalogEditor } from "../cvmfs/catalog/editor.js";
 import { linkTarget, type RepositoryLayout } from "./layout.js";
+import { formatNameOwners, type NameOwners } from "./name-owners.js";
+import { formatPublishedIndex, type PublishedIndex } from "./published-index.js";
 import type { Plan, PlannedTag } from "./plan.js";
 import { emptyRemovalSchedule, formatRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
 
@@ -50,15 +52,24 @@ export function touchedPaths(edits: readonly TagEdit[], removals: readonly strin
 }
 
 /**
- * Applies tag edits, image removals and the removal schedule to a catalog editor opened on the
- * published root (local stratum 0 or a gateway lease). Empty parent directories of removed names
- * go too, so a namespace whose last tag left does not linger. Returns whether anything changed.
+ * Applies tag edits, image removals, the removal schedule and (when given) the names' owners and
+ * the published-state index to a catalog editor opened on the published root (local stratum 0 or a gateway lease).
+ * Empty parent directories of removed names go too, so a namespace whose last tag left does not
+ * linger. Returns whether anything changed.
  */
 export async function applyTagEdits(
   editor: CatalogEditor,
   edits: readonly TagEdit[],
   removals: readonly string[],
-  schedule: { layout: RepositoryLayout; next: RemovalSchedule; previous: RemovalSchedule; store: ContentStore; mtime: number },
+  schedule: {
+    layout: RepositoryLayout;
+    next: RemovalSchedule;
+    previous: RemovalSchedule;
+    store: ContentStore;
+    mtime: number;
+    index?: PublishedIndex;
+    owners?: NameOwners;
+  },
 ): Promise<boolean> {
   let changed = false;
   for (const edit of edits) {
@@ -90,6 +101,16 @@ export async function applyTagEdits(
       await editor.putFile(schedule.layout.removalSchedulePath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
       changed = true;
     }
+  }
+  if (schedule.owners) {
+    const content = await schedule.store.putFile(Readable.from([formatNameOwners(schedule.owners)]));
+    await editor.putFile(schedule.layout.ownersPath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
+    changed = true;
+  }
+  if (schedule.index) {
+    const content = await schedule.store.putFile(Readable.from([formatPublishedIndex(schedule.index)]));
+    await editor.putFile(schedule.layout.indexPath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
+    changed = true;
   }
   return changed;
 }

@@ -22,7 +22,7 @@ export interface SyncPlan {
 export async function getSyncPlan(
   entries: readonly WishlistEntry[],
   deps: { registry: RegistryClient; reader: RepositoryReader; layout: RepositoryLayout },
-  options: { keepRemovedDays: number; concurrency: number; logger: Logger; signal?: AbortSignal; now?: Date },
+  options: { keepRemovedDays: number; concurrency: number; logger: Logger; signal?: AbortSignal; now?: Date; owner?: string },
 ): Promise<SyncPlan> {
   const state = await readPublishedState(publishedTreeSource(deps.reader), deps.layout);
   const resolved = await resolveDesired(entries, deps.registry, deps.layout, {
@@ -37,6 +37,7 @@ export async function getSyncPlan(
     keepRemovedDays: options.keepRemovedDays,
     retain,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.owner !== undefined ? { owner: options.owner } : {}),
   });
   return { plan, state, failures: resolved.failures };
 }

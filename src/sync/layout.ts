@@ -38,6 +38,10 @@ export interface RepositoryLayout {
   readonly imagesRoot: string;
   /** The JSON file of the removal schedule (see removal-schedule.ts). */
   readonly removalSchedulePath: string;
+  /** The JSON file of the published-state index (see published-index.ts). */
+  readonly indexPath: string;
+  /** The JSON file of the public names' owners (see name-owners.ts). */
+  readonly ownersPath: string;
   /** The image directory for a config digest (`sha256:<hex>`); throws InternalError on a non-digest. */
   imageDir(configDigest: string): string;
   /** The config digest hex an image directory path stands for, or undefined if it is not one. */
@@ -58,6 +62,8 @@ export function createLayout(options: LayoutOptions = { kind: "osg" }): Reposito
     kind: options.kind,
     imagesRoot,
     removalSchedulePath: `${imagesRoot}/.removal-schedule.json`,
+    indexPath: `${imagesRoot}/.index.json`,
+    ownersPath: `${imagesRoot}/.owners.json`,
     imageDir(configDigest) {
       const hex = DIGEST.exec(configDigest)?.[2];
       if (hex === undefined) throw new InternalError(`image directory for "${configDigest}": not a digest`);

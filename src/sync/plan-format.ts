@@ -29,7 +29,7 @@ export function planToJson(plan: Plan): Record<string, unknown> {
 export function formatPlanTable(plan: Plan): string {
   const header = ["ACTION", "PUBLIC NAME", "REFERENCE", "MANIFEST", "IMAGE", "SIZE", "SOURCE"];
   const rows = plan.tags.map((t) => [
-    t.action + (t.retained ? " (retained)" : ""),
+    t.action + (t.retained ? " (retained)" : "") + (t.otherOwners ? ` (owned by ${t.otherOwners.join(", ")})` : ""),
     t.publicPath,
     t.reference ?? "",
     shortDigest(t.action === "remove" ? t.previousManifestDigest : t.manifestDigest, ""),
@@ -51,7 +51,7 @@ export function formatPlanTable(plan: Plan): string {
   const s = plan.summary;
   lines.push(
     "",
-    `${s.add} to add, ${s.update} to update, ${s.keep} to keep, ${s.remove} to remove; ` +
+    `${s.add} to add, ${s.update} to update, ${s.keep} to keep${s.others > 0 ? ` (${s.others} owned by others)` : ""}, ${s.remove} to remove; ` +
       `${s.convert} image(s) to convert; ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date`,
   );
   return `${lines.join("\n")}\n`;

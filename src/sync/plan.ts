@@ -42,6 +42,8 @@ export interface PlannedTag {
   convert: boolean;
   /** Kept although not wanted this run, because the caller asked to retain it (e.g. resolution failed). */
   retained?: boolean;
+  /** Kept although not wanted this run, because these other owners still want it (see name-owners.ts). */
+  otherOwners?: string[];
   /** Size of the target image, from its metadata, when known. */
   files?: number;
   bytes?: number;
@@ -78,7 +80,19 @@ export interface Plan {
   imageRemovals: PlannedImageRemoval[];
   /** The removal schedule to write back (due images already left out). */
   schedule: RemovalSchedule;
-  summary: { add: number; update: number; keep: number; remove: number; convert: number; removeImages: number; waiting: number };
+  /** The names' owners after this run, if every name change is made (see name-owners.ts). */
+  owners: Map<string, string[]>;
+  summary: {
+    add: number;
+    update: number;
+    keep: number;
+    remove: number;
+    /** Names kept only because another owner wants them. */
+    others: number;
+    convert: number;
+    removeImages: number;
+    waiting: number;
+  };
 }
 
 /** Options of one plan. */
@@ -89,6 +103,12 @@ export interface PlanOptions {
   now?: Date;
   /** Public names to leave untouched even if no desired image names them (entries whose resolution failed). */
   retain?: Iterable<string>;
+  /**
+   * Who this run is (`--owner`): its wanted names are recorded as its own, and a name it does not
+   * want is removed only when no other owner has it. Without an owner, names are not tracked and
+   * every name the wishlist lacks is removed.
+   */
+  owner?: string;
 }
 
 const hexOf = (digest: string): string => digest.slice(digest.indexOf(":") + 1);
@@ -100,7 +120,8 @@ const hexOf = (digest: string): string => digest.slice(digest.indexOf(":") + 1);
  *   metadata has that manifest digest; if it exists the name moves there without conversion,
  *   otherwise a conversion is planned, once per config digest (per manifest digest while the
  *   config is unknown; the executor folds those that turn out to share a config).
- * - Published names nobody wants → `remove` (unless retained), dangling ones included.
+ * - Published names this run does not want → `remove` (unless retained, or another owner has
+ *   them: then `keep` with `otherOwners`), dangling ones included.
  * - Images left without a name go through the removal schedule (grace period). An image that an
  *   `update` with a still-unknown config digest moves away from is not counted as untagged in this
  *   run: the new config may prove to be the same image.
@@ -121,6 +142,9 @@ export function assemblePlan(
   for (const d of desired) if (d.configDigest) configOfManifest.set(d.manifestDigest, d.configDigest);
 
   const tags: PlannedTag[] = [];
+  const owners = new Map(state.owners);
+  const { owner } = options;
+  const othersOf = (publicPath: string): string[] => (owner === undefined ? [] : (state.owners.get(publicPath) ?? []).filter((o) => o !== owner));
   const conversions = new Map<string, PlannedConversion>();
   const referenced = new Set<string>();
   for (const [publicPath, wanted] of byPath) {
@@ -146,6 +170,7 @@ export function assemblePlan(
       c.publicPaths.push(publicPath);
       conversions.set(key, c);
     }
+    if (owner !== undefined) owners.set(publicPath, [...new Set([...(state.owners.get(publicPath) ?? []), owner])].sort());
     // A dangling name is replaced like a missing one: `add` (the executor overwrites the link).
     const action: TagAction = previousDir === undefined ? "add" : target && target.dir === previousDir ? "keep" : "update";
     tags.push({
@@ -178,6 +203,14 @@ export function assemblePlan(
       tags.push({ action: "keep", publicPath, imageDir: dir, convert: false, retained: true, ...sizeOf(image) });
       continue;
     }
+    const others = othersOf(publicPath);
+    if (others.length > 0) {
+      if (image) referenced.add(image.hex);
+      owners.set(publicPath, others);
+      tags.push({ action: "keep", publicPath, imageDir: dir, convert: false, otherOwners: others, ...sizeOf(image) });
+      continue;
+    }
+    owners.delete(publicPath);
     const published = image?.metadata?.references.find((r) => {
       const ref = parseRef(r);
       return ref !== undefined && layout.publicPath(ref) === publicPath;
@@ -192,7 +225,8 @@ export function assemblePlan(
     });
   }
   for (const [publicPath, linkTarget] of state.dangling) {
-    if (byPath.has(publicPath) || retain.has(publicPath)) continue;
+    if (byPath.has(publicPath) || retain.has(publicPath) || othersOf(publicPath).length > 0) continue;
+    owners.delete(publicPath);
     tags.push({ action: "remove", publicPath, previousImageDir: linkTarget, convert: false });
   }
   tags.sort((a, b) => (a.publicPath < b.publicPath ? -1 : a.publicPath > b.publicPath ? 1 : 0));
@@ -226,11 +260,13 @@ export function assemblePlan(
     conversions: [...conversions.values()],
     imageRemovals,
     schedule,
+    owners,
     summary: {
       add: count("add"),
       update: count("update"),
       keep: count("keep"),
       remove: count("remove"),
+      others: tags.filter((t) => t.otherOwners !== undefined).length,
       convert: conversions.size,
       removeImages: due.length,
       waiting: imageRemovals.length - due.length,

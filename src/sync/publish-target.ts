@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto";
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
 import { CatalogEditor } from "../cvmfs/catalog/editor.js";
 import { LocalContentStore } from "../cvmfs/objects/local-content-store.js";
 import { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
@@ -9,6 +7,7 @@ import type { RepositoryTarget } from "../config/settings.js";
 import { GatewayClient } from "../gateway/gateway-client.js";
 import { publishThroughGateway } from "../gateway/gateway-publisher.js";
 import { readGatewayKey } from "../gateway/key-file.js";
+import { newStagingDir } from "../gateway/staging-dir.js";
 import type { Logger } from "../logger.js";
 
 /** One change to publish: the edit runs on an editor opened on the published root. */
@@ -59,7 +58,9 @@ async function openLocal(dir: string, opts: { fqrn: string; keysDir: string; log
       return {};
     },
     async publish(change) {
-      const base = s0.manifest();
+      // The root as published now: another run may have published since this one opened it
+      // (a change made between this read and the publish is caught as a conflict by publish).
+      const base = await s0.refresh();
       const editor = await CatalogEditor.open(base.catalogHash, s0.catalogLoader);
       try {
         let changed = false;
@@ -79,7 +80,7 @@ async function openLocal(dir: string, opts: { fqrn: string; keysDir: string; log
         editor.close();
       }
     },
-    close: async () => undefined,
+    close: () => s0.close(),
   };
 }
 
@@ -91,7 +92,7 @@ async function openGateway(
   const client = new GatewayClient({ url: target.gatewayUrl.replace(/\/+$/, ""), key, logger: opts.logger });
   const stagingDirs: string[] = [];
   const staging = async (tag: string): Promise<LocalContentStore> => {
-    const dir = join(opts.cacheDir, "staging", `${tag.replace(/[^\w.-]/g, "_").slice(0, 40)}-${randomBytes(4).toString("hex")}`);
+    const dir = await newStagingDir(opts.cacheDir, tag);
     stagingDirs.push(dir);
     return LocalContentStore.create(dir);
   };

@@ -17,6 +17,7 @@ export function publishedTreeSource(reader: RepositoryReader): PublishedTreeSour
         name: c.name,
         type: c.kind === "special" ? "other" : c.kind,
         ...(c.kind === "symlink" ? { target: c.symlink } : {}),
+        ...(c.kind === "file" && c.hash !== null ? { hash: c.hash } : {}),
       }));
     },
     async readFile(path: string): Promise<Buffer> {

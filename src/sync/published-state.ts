@@ -2,6 +2,8 @@ import path from "node:path";
 import pLimit from "p-limit";
 import { IMAGE_METADATA_PATH, parseImageMetadata, type ImageMetadata } from "./image-metadata.js";
 import type { RepositoryLayout } from "./layout.js";
+import { parseNameOwners } from "./name-owners.js";
+import { parsePublishedIndex, type PublishedIndex } from "./published-index.js";
 import { emptyRemovalSchedule, parseRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
 
 /** One directory entry as a repository reader lists it. */
@@ -10,6 +12,8 @@ export interface TreeEntry {
   type: "dir" | "file" | "symlink" | "other";
   /** The link target, for a symlink. */
   target?: string;
+  /** The content hash string, for a regular file (tells whether a file changed since it was read). */
+  hash?: string;
 }
 
 /**
@@ -25,7 +29,8 @@ export interface PublishedTreeSource {
 /**
  * The raw material of a published state, as plain data: the listings of the directories that
  * matter (public tree, images root, its 2-hex fan-out) and the bytes of the files that matter
- * (image metadata, removal schedule). A missing key means "not there".
+ * (the published-state index, image metadata, removal schedule). A missing key means "not there";
+ * an image's metadata file may be missing when the index holds its metadata.
  */
 export interface PublishedSnapshot {
   listings: Readonly<Record<string, readonly TreeEntry[]>>;
@@ -51,13 +56,29 @@ export interface PublishedState {
   /** Public names whose link points into the images root at no existing image: name → the path it resolves to. */
   dangling: Map<string, string>;
   schedule: RemovalSchedule;
+  /**
+   * The published-state index as found: `current` names exactly the image directories present,
+   * `stale` names others (or misses some), `missing` is absent or unreadable. A run that finds it
+   * anything but current writes it anew.
+   */
+  index: IndexStatus;
+  /** Public name → the owners recorded for it (see name-owners.ts); names without an entry have none. */
+  owners: Map<string, string[]>;
+  /**
+   * Content hashes of the tool's files in the images root (schedule, owners) as read, by path: a
+   * publish compares them with what it finds under its lease to tell whether another run wrote
+   * them meanwhile. A missing key: the file was not there.
+   */
+  fileHashes: Record<string, string>;
   /** Things that are off but do not stop a plan: dangling links, unreadable metadata. */
   problems: string[];
 }
 
+export type IndexStatus = "current" | "stale" | "missing";
+
 /** An empty repository's state. */
 export function emptyPublishedState(): PublishedState {
-  return { images: new Map(), tags: new Map(), dangling: new Map(), schedule: emptyRemovalSchedule(), problems: [] };
+  return { images: new Map(), tags: new Map(), dangling: new Map(), schedule: emptyRemovalSchedule(), index: "missing", owners: new Map(), fileHashes: {}, problems: [] };
 }
 
 /**
@@ -66,25 +87,30 @@ export function emptyPublishedState(): PublishedState {
  * `/cvmfs/<repo>/.images/…`) lands on an image directory; other links are left alone (not ours).
  * A link into the images root that names no existing image directory is a dangling name: in
  * `dangling` and `problems`, not in `tags`; a plan re-creates it if still wanted, else removes it.
+ * An image's metadata comes from its own file when the snapshot holds it, else from the index.
  */
 export function assemblePublishedState(layout: RepositoryLayout, snapshot: PublishedSnapshot): PublishedState {
   const state = emptyPublishedState();
-  for (const dir of imageDirsOf(layout, snapshot)) {
+  const index = readIndex(layout, snapshot, state.problems);
+  const dirs = imageDirsOf(layout, snapshot);
+  for (const dir of dirs) {
     const hex = layout.configHexOf(dir);
     if (hex === undefined) continue;
     const image: PublishedImage = { hex, dir };
     const where = `${dir}/${IMAGE_METADATA_PATH}`;
     const bytes = snapshot.files[where];
-    if (bytes === undefined) state.problems.push(`${dir}: no image metadata (${IMAGE_METADATA_PATH})`);
-    else {
+    const indexed = index?.images[hex];
+    if (bytes !== undefined) {
       try {
         image.metadata = parseImageMetadata(bytes, where);
       } catch (err) {
         state.problems.push((err as Error).message);
       }
-    }
+    } else if (indexed !== undefined && indexed.dir === dir) image.metadata = indexed.metadata;
+    else state.problems.push(`${dir}: no image metadata (${IMAGE_METADATA_PATH})`);
     state.images.set(hex, image);
   }
+  state.index = indexStatus(index, state.images);
 
   const walk = (dir: string): void => {
     for (const entry of snapshot.listings[dir] ?? []) {
@@ -105,6 +131,19 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
   };
   walk("/");
 
+  for (const entry of snapshot.listings[layout.imagesRoot] ?? []) {
+    const file = `${layout.imagesRoot}/${entry.name}`;
+    if (entry.hash !== undefined && (file === layout.removalSchedulePath || file === layout.ownersPath)) state.fileHashes[file] = entry.hash;
+  }
+  const ownersBytes = snapshot.files[layout.ownersPath];
+  if (ownersBytes !== undefined) {
+    try {
+      state.owners = parseNameOwners(ownersBytes, layout.ownersPath);
+    } catch (err) {
+      state.problems.push(`${(err as Error).message} (names count as unowned)`);
+    }
+  }
+
   const scheduleBytes = snapshot.files[layout.removalSchedulePath];
   if (scheduleBytes !== undefined) {
     try {
@@ -116,8 +155,32 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
   return state;
 }
 
+function readIndex(layout: RepositoryLayout, snapshot: PublishedSnapshot, problems: string[]): PublishedIndex | undefined {
+  const bytes = snapshot.files[layout.indexPath];
+  if (bytes === undefined) return undefined;
+  try {
+    return parsePublishedIndex(bytes, layout.indexPath);
+  } catch (err) {
+    problems.push(`${(err as Error).message} (reading each image's metadata instead)`);
+    return undefined;
+  }
+}
+
+/**
+ * Whether the index names exactly the image directories present that have metadata, each at its
+ * own path. An image whose metadata cannot be read anywhere cannot be indexed: it does not make
+ * the index stale (else every run would rewrite it).
+ */
+function indexStatus(index: PublishedIndex | undefined, images: ReadonlyMap<string, PublishedImage>): IndexStatus {
+  if (index === undefined) return "missing";
+  const indexed = Object.entries(index.images);
+  const indexable = [...images.values()].filter((image) => image.metadata !== undefined).length;
+  if (indexed.length !== indexable) return "stale";
+  return indexed.every(([hex, entry]) => images.get(hex)?.dir === entry.dir) ? "current" : "stale";
+}
+
 /** Where a link points inside the repository, when it points into the images root; else undefined. */
-function resolveLinkTarget(layout: RepositoryLayout, linkPath: string, target: string): string | undefined {
+export function resolveLinkTarget(layout: RepositoryLayout, linkPath: string, target: string): string | undefined {
   const root = `${layout.imagesRoot}/`;
   let resolved: string;
   if (target.startsWith("/")) {
@@ -141,7 +204,8 @@ function imageDirsOf(layout: RepositoryLayout, snapshot: PublishedSnapshot): str
 
 /**
  * Read the published state through a repository reader: list the public tree and the images
- * root, read every image's metadata file and the removal schedule (`concurrency` reads at once,
+ * root, read the published-state index, the metadata file of every image the index does not name
+ * (all of them when there is no index) and the removal schedule (`concurrency` reads at once,
  * default 8), then `assemblePublishedState`. Listing errors propagate; a metadata file that cannot
  * be read only becomes a problem of the state.
  */
@@ -172,17 +236,39 @@ export async function readPublishedState(
   };
 
   const [, imagesRootListing] = await Promise.all([walk("/"), limit(() => source.listing(layout.imagesRoot))]);
-  const fans = (listings[layout.imagesRoot] = imagesRootListing).filter((e) => e.type === "dir" && /^[a-f0-9]{2}$/.test(e.name));
-  await Promise.all(
-    fans.map(async (fan) => {
+  listings[layout.imagesRoot] = imagesRootListing;
+  const present = (file: string): boolean => imagesRootListing.some((e) => `${layout.imagesRoot}/${e.name}` === file);
+  const fans = imagesRootListing.filter((e) => e.type === "dir" && /^[a-f0-9]{2}$/.test(e.name));
+  const [index] = await Promise.all([
+    present(layout.indexPath) ? readIndexFile(source, layout, limit) : undefined,
+    ...fans.map(async (fan) => {
       const fanDir = `${layout.imagesRoot}/${fan.name}`;
-      const entries = await limit(() => source.listing(fanDir));
-      listings[fanDir] = entries;
-      await Promise.all(entries.filter((e) => e.type === "dir").map((e) => readOptional(`${fanDir}/${e.name}/${IMAGE_METADATA_PATH}`)));
+      listings[fanDir] = await limit(() => source.listing(fanDir));
+    }),
+    present(layout.removalSchedulePath) ? readOptional(layout.removalSchedulePath) : undefined,
+    present(layout.ownersPath) ? readOptional(layout.ownersPath) : undefined,
+  ]);
+  if (index !== undefined) files[layout.indexPath] = index;
+  let indexed: PublishedIndex | undefined;
+  try {
+    indexed = index === undefined ? undefined : parsePublishedIndex(index, layout.indexPath);
+  } catch {
+    indexed = undefined; // the assembler reports it and every image's own file is read below
+  }
+  await Promise.all(
+    imageDirsOf(layout, { listings, files }).map((dir) => {
+      const hex = layout.configHexOf(dir);
+      if (hex !== undefined && indexed?.images[hex]?.dir === dir) return undefined;
+      return readOptional(`${dir}/${IMAGE_METADATA_PATH}`);
     }),
   );
-  if (listings[layout.imagesRoot]?.some((e) => `${layout.imagesRoot}/${e.name}` === layout.removalSchedulePath)) {
-    await readOptional(layout.removalSchedulePath);
-  }
   return assemblePublishedState(layout, { listings, files });
+}
+
+async function readIndexFile(source: PublishedTreeSource, layout: RepositoryLayout, limit: ReturnType<typeof pLimit>): Promise<Buffer | undefined> {
+  try {
+    return await limit(() => source.readFile(layout.indexPath));
+  } catch {
+    return undefined; // unreadable: as if missing, every image's own file is read instead
+  }
 }

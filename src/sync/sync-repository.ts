@@ -1,14 +1,19 @@
 import { createHash } from "node:crypto";
+import path from "node:path";
 import pLimit from "p-limit";
-import { errorCode } from "../errors.js";
+import { ConflictError, errorCode } from "../errors.js";
 import { debug, info, warn, type Logger } from "../logger.js";
 import type { RegistryClient } from "../registry/registry-client.js";
 import type { Image, Platform } from "../registry/image.js";
 import { formatImageReference, parseImageReference, withDigest } from "../wishlist/reference.js";
 import { applyTagEdits, assembleTagEdits, dueRemovals, touchedPaths } from "./apply-plan.js";
+import type { ImageMetadata } from "./image-metadata.js";
 import type { RepositoryLayout } from "./layout.js";
 import type { Plan } from "./plan.js";
 import { prepareImage } from "./prepare-image.js";
+import { assembleNameOwners, sameOwners } from "./name-owners.js";
+import { checkPreconditions } from "./publish-preconditions.js";
+import { assemblePublishedIndex, type PublishedIndex } from "./published-index.js";
 import type { PublishedState } from "./published-state.js";
 import type { PublishTarget } from "./publish-target.js";
 import type { ResolveFailure } from "./resolve-desired.js";
@@ -32,6 +37,11 @@ export interface SyncResult {
   rows: SyncRow[];
   /** New revision, when something was published. */
   revision?: number;
+  /**
+   * Commits this run made: through a gateway one per converted image (each under its own lease,
+   * so runners publish in parallel) plus one for names, removals and the index; locally at most 1.
+   */
+  commits: number;
   failed: number;
 }
 
@@ -48,6 +58,9 @@ export interface ExecuteOptions {
   /** Run only this share of the plan (`--shard I/N`), so N runners split a large wishlist. */
   shard?: Shard;
 }
+
+/** How many sentences of a conflict an error message names before "and N more". */
+const CONFLICT_DETAILS = 5;
 
 /** Shard `index` (1-based, as GitLab's CI_NODE_INDEX) of `total`. */
 export interface Shard {
@@ -71,6 +84,10 @@ interface Converted {
   bytes?: number;
   newBytes?: number;
   seconds: number;
+  /** The metadata written into a newly converted image (for the published-state index). */
+  metadata?: ImageMetadata;
+  /** The conversion published its own revision (gateway). */
+  committed?: boolean;
 }
 
 /**
@@ -121,6 +138,10 @@ export async function executePlan(
       {
         leasePath: imageDir,
         edit: async (editor) => {
+          // The images root and each fan-out directory are catalogs of their own, so the root
+          // catalog holds names, not one row per image, however many images there are.
+          await editor.ensureNestedDir(layout.imagesRoot);
+          await editor.ensureNestedDir(path.posix.dirname(imageDir));
           await editor.mountNested(imageDir, prepared.catalog);
           return true;
         },
@@ -136,6 +157,8 @@ export async function executePlan(
       bytes: prepared.metadata.bytes,
       newBytes: published.uploadedBytes ?? store.bytesWritten,
       seconds: (Date.now() - started) / 1000,
+      metadata: prepared.metadata,
+      committed: published.revision !== undefined,
     };
   };
 
@@ -205,30 +228,54 @@ export async function executePlan(
   const allEdits = assembleTagEdits(plan, dirOfManifest, failedManifests);
   const edits = allEdits.filter(({ tag }) => mine(tag.convert && tag.manifestDigest ? tag.manifestDigest : tag.publicPath));
   const removals = dueRemovals(plan, allEdits, dirOfManifest.values()).filter((dir) => mine(layout.configHexOf(dir) ?? dir));
-  // One writer for the schedule file: every shard computes the same one from the same state.
-  const scheduleChanged = (shard === undefined || shard.index === 1) && JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
+  // One writer for the schedule file and the index: every shard computes the same schedule from
+  // the same state; the images other shards convert reach the index at the next run.
+  const firstShard = shard === undefined || shard.index === 1;
+  const scheduleChanged = firstShard && JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
+  const index = firstShard ? nextIndex(state, converted.values(), removals) : undefined;
+  // Names whose add failed were not created: they get no owner.
+  const owners = new Map(plan.owners);
+  for (const e of edits) {
+    if (e.skipped === undefined || e.tag.action !== "add") continue;
+    const before = state.owners.get(e.tag.publicPath);
+    if (before) owners.set(e.tag.publicPath, before);
+    else owners.delete(e.tag.publicPath);
+  }
+  const ownersChanged = firstShard && !sameOwners(owners, state.owners);
+  if (index?.reason && state.images.size > 0) info(logger, "sync.index", `rewriting the published-state index (${index.reason})`, { reason: index.reason });
   // A local stratum 0 publishes the queued image mounts with the final change; a gateway already did.
   const mountsQueued = target.kind === "local" && [...converted.values()].some((c) => !c.reused);
-  const anyChange = edits.some((e) => e.changed) || removals.length > 0 || scheduleChanged || mountsQueued;
+  const anyChange = edits.some((e) => e.changed) || removals.length > 0 || scheduleChanged || ownersChanged || mountsQueued || index?.changed === true;
   let revision: number | undefined;
+  let commits = [...converted.values()].filter((c) => c.committed).length;
   if (anyChange) {
     opts.signal?.throwIfAborted();
-    const paths = touchedPaths(edits, removals, scheduleChanged ? layout.removalSchedulePath : undefined);
+    const rewritten = [...(scheduleChanged ? [layout.removalSchedulePath] : []), ...(ownersChanged ? [layout.ownersPath] : [])];
+    const paths = [...touchedPaths(edits, removals, undefined), ...rewritten, ...(index?.changed ? [layout.indexPath] : [])];
     const result = await target.publish({
       leasePath: commonParent(paths),
-      edit: (editor, store) =>
-        applyTagEdits(editor, edits, removals, {
+      edit: async (editor, store) => {
+        const problems = await checkPreconditions(editor, { layout, state, names: edits.map((e) => e.tag.publicPath), files: rewritten, removals });
+        if (problems.length > 0) {
+          const more = problems.length > CONFLICT_DETAILS ? ` and ${problems.length - CONFLICT_DETAILS} more` : "";
+          throw new ConflictError(`the repository changed since this run planned: ${problems.slice(0, CONFLICT_DETAILS).join("; ")}${more}`);
+        }
+        return applyTagEdits(editor, edits, removals, {
           layout,
           next: scheduleChanged ? plan.schedule : state.schedule,
           previous: state.schedule,
           store,
           mtime: Math.floor(now.getTime() / 1000),
-        }),
+          ...(index?.changed ? { index: index.index } : {}),
+          ...(ownersChanged ? { owners: assembleNameOwners(owners) } : {}),
+        });
+      },
       tagName: `sync-${now.toISOString().replace(/[:.]/g, "-")}`,
       tagDescription: `cvmfs-image-sync: ${plan.summary.add} added, ${plan.summary.update} updated, ${plan.summary.remove} removed`,
     });
     revision = result?.revision;
-    if (revision !== undefined) debug(logger, "sync.published", `published revision ${revision}`, { revision });
+    if (result) commits++;
+    if (revision !== undefined) debug(logger, "sync.published", `published revision ${revision}`, { revision, commits });
   } else {
     info(logger, "sync.unchanged", "no change to publish");
   }
@@ -241,7 +288,37 @@ export async function executePlan(
     const rest = revision !== undefined ? "the rest were published" : "nothing else needed publishing";
     warn(logger, "sync.failed", `${failed} image(s) failed; ${rest}`, { failed });
   }
-  return { rows, ...(revision !== undefined ? { revision } : {}), failed };
+  return { rows, ...(revision !== undefined ? { revision } : {}), commits, failed };
+}
+
+/**
+ * The index after this run: the published images that have metadata, plus this run's new
+ * conversions, minus its removals. `changed` when its set of images differs from the index found
+ * (or that one was missing or stale); `reason` says why a run with nothing else to do writes it.
+ */
+function nextIndex(
+  state: PublishedState,
+  converted: Iterable<Converted>,
+  removals: readonly string[],
+): { index: PublishedIndex; changed: boolean; reason?: string } {
+  const images = new Map<string, { hex: string; dir: string; metadata: ImageMetadata }>();
+  for (const image of state.images.values()) {
+    if (image.metadata) images.set(image.hex, { hex: image.hex, dir: image.dir, metadata: image.metadata });
+  }
+  let added = false;
+  for (const c of converted) {
+    if (c.reused || !c.metadata) continue;
+    const hex = c.metadata.configDigest.slice(c.metadata.configDigest.indexOf(":") + 1);
+    if (!images.has(hex)) added = true;
+    images.set(hex, { hex, dir: c.imageDir, metadata: c.metadata });
+  }
+  const removed = new Set(removals);
+  for (const [hex, image] of images) if (removed.has(image.dir)) images.delete(hex);
+  const index = assemblePublishedIndex(images.values());
+  // A repository with no image needs no index: an empty run into a new repository publishes nothing.
+  if (state.index === "missing" && images.size === 0) return { index, changed: false };
+  if (state.index !== "current") return { index, changed: true, reason: state.index };
+  return { index, changed: added || removed.size > 0 };
 }
 
 function summaryRows(

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import type { WishlistProblem } from "../errors.js";
+import { displayText } from "../human-format.js";
 import { parseEntryReference, problemFrom, type WishlistParseResult } from "./entry.js";
 
 /** The settings of a DUCC recipe besides its input list; kept for the caller to check or show. */
@@ -44,7 +45,7 @@ export function parseDuccWishlist(file: string, text: string): DuccParseResult {
   const problem = (line: number, message: string): void => void result.problems.push({ file, line, message });
 
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) problem(err.linePos?.[0].line ?? 1, `YAML: ${firstLine(err.message)}`);
+    for (const err of doc.errors) problem(err.linePos?.[0].line ?? 1, `YAML: ${displayText(firstLine(err.message))}`);
     return result;
   }
   const root = doc.contents;
@@ -61,7 +62,7 @@ export function parseDuccWishlist(file: string, text: string): DuccParseResult {
     const value = pair.value as Node | null;
     const line = lineOf(pair.key as Node) || 1;
     if (key === undefined || !KNOWN_KEYS.has(key)) {
-      result.warnings.push({ file, line, message: `unknown key ${JSON.stringify(key ?? "?")} ignored` });
+      result.warnings.push({ file, line, message: `unknown key ${JSON.stringify(displayText(key ?? "?", { maxLength: 60 }))} ignored` });
       continue;
     }
     if (key === "input") {
@@ -71,7 +72,7 @@ export function parseDuccWishlist(file: string, text: string): DuccParseResult {
     if (key === "ignoreErrors") continue;
     const scalar = isScalar(value) ? value.value : undefined;
     if (key === "version") {
-      if (scalar !== 1) problem(lineOf(value) || line, `unsupported recipe version ${JSON.stringify(scalar ?? null)} (only 1)`);
+      if (scalar !== 1) problem(lineOf(value) || line, `unsupported recipe version ${displayText(JSON.stringify(scalar ?? null), { maxLength: 60 })} (only 1)`);
       else result.settings.version = 1;
     } else if (typeof scalar !== "string") {
       problem(lineOf(value) || line, `\`${key}\` must be a string`);

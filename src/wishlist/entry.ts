@@ -1,6 +1,6 @@
 import picomatch from "picomatch";
 import { ImageReferenceError, type WishlistProblem } from "../errors.js";
-import { formatImageReference, parseImageReference, splitReferenceText, type ImageReference } from "./reference.js";
+import { formatImageReference, invalidReference, parseImageReference, quoted, splitReferenceText, type ImageReference } from "./reference.js";
 
 /**
  * One entry of a wishlist: an image reference (or a tag pattern to expand later) with the file
@@ -49,8 +49,8 @@ export function entryKey(entry: Pick<WishlistEntry, "ref">): string {
 export function parseEntryReference(file: string, line: number, text: string): WishlistEntry {
   const { name: base, tag, digest } = splitReferenceText(text);
   if (tag !== undefined && picomatch.scan(tag).isGlob) {
-    if (digest !== undefined) throw new ImageReferenceError(text, "a tag pattern cannot be pinned to a digest");
-    if (!TAG_PATTERN.test(tag)) throw new ImageReferenceError(text, `malformed tag pattern "${tag}"`);
+    if (digest !== undefined) throw invalidReference(text, "a tag pattern cannot be pinned to a digest");
+    if (!TAG_PATTERN.test(tag)) throw invalidReference(text, `malformed tag pattern ${quoted(tag)}`);
     // Parse the repository part with a placeholder tag, then put the pattern back.
     const parsed = parseImageReference(`${base}:latest`);
     return { file, line, text, ref: { ...parsed, tag }, tagPattern: tag };

@@ -1,3 +1,4 @@
+import { displayText } from "../human-format.js";
 import { parseEntryReference, problemFrom, type WishlistParseResult } from "./entry.js";
 
 /**
@@ -24,7 +25,7 @@ export function parseOsgWishlist(file: string, text: string): WishlistParseResul
     const body = (hash >= 0 ? raw.slice(0, hash) : raw).trim();
     if (body === "") continue;
     if (/\s/.test(body)) {
-      result.problems.push({ file, line: lineNo, message: `more than one word on a line: "${body}" (one image reference a line)` });
+      result.problems.push({ file, line: lineNo, message: `more than one word on a line: "${displayText(body)}" (one image reference a line)` });
       continue;
     }
     try {

@@ -1,4 +1,5 @@
 import { ImageReferenceError } from "../errors.js";
+import { displayText } from "../human-format.js";
 
 /**
  * An image reference: `registry/repository[:tag][@digest]`, normalised the way docker does
@@ -27,11 +28,25 @@ const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
 const MAX_NAME = 255;
 
+/**
+ * The error for text that is no valid reference. Wishlist lines are anyone's text: the reference
+ * is quoted escaped and shortened (displayText), so a line can neither act on the terminal or CI
+ * log that shows the error nor fill it with ten thousand characters.
+ */
+export function invalidReference(input: string, reason: string): ImageReferenceError {
+  return new ImageReferenceError(displayText(input), reason);
+}
+
+/** A part of a bad reference, quoted for a message (escaped, shortened). */
+export function quoted(part: string): string {
+  return `"${displayText(part, { maxLength: 60 })}"`;
+}
+
 /** Parse and normalise a reference; throws ImageReferenceError naming the reference and the reason. */
 export function parseImageReference(input: string): ImageReference {
   const text = input.trim();
-  if (text === "") throw new ImageReferenceError(input, "empty reference");
-  if (/\s/.test(text)) throw new ImageReferenceError(input, "contains whitespace");
+  if (text === "") throw invalidReference(input, "empty reference");
+  if (/\s/.test(text)) throw invalidReference(input, "contains whitespace");
 
   const split = splitReferenceText(text);
   const rest = split.name;
@@ -39,12 +54,12 @@ export function parseImageReference(input: string): ImageReference {
   const digest = split.digest;
   if (digest !== undefined) {
     if (digest.startsWith("sha256:") && !SHA256_DIGEST.test(digest)) {
-      throw new ImageReferenceError(input, "a sha256 digest is 64 lowercase hex characters");
+      throw invalidReference(input, "a sha256 digest is 64 lowercase hex characters");
     }
-    if (!DIGEST.test(digest)) throw new ImageReferenceError(input, `malformed digest "${digest}"`);
+    if (!DIGEST.test(digest)) throw invalidReference(input, `malformed digest ${quoted(digest)}`);
   }
-  if (tag !== undefined && !TAG.test(tag)) throw new ImageReferenceError(input, `malformed tag "${tag}"`);
-  if (rest === "") throw new ImageReferenceError(input, "missing repository name");
+  if (tag !== undefined && !TAG.test(tag)) throw invalidReference(input, `malformed tag ${quoted(tag)}`);
+  if (rest === "") throw invalidReference(input, "missing repository name");
 
   const slash = rest.indexOf("/");
   let registry = DOCKER_HUB;
@@ -52,26 +67,26 @@ export function parseImageReference(input: string): ImageReference {
   if (slash >= 0) {
     const first = rest.slice(0, slash);
     if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
-      if (!DOMAIN.test(first)) throw new ImageReferenceError(input, `malformed registry host "${first}"`);
+      if (!DOMAIN.test(first)) throw invalidReference(input, `malformed registry host ${quoted(first)}`);
       registry = first;
       repository = rest.slice(slash + 1);
     }
   }
-  if (repository === "") throw new ImageReferenceError(input, "missing repository name");
+  if (repository === "") throw invalidReference(input, "missing repository name");
   // registry.hub.docker.com is how DUCC recipes name Docker Hub.
   if (registry === "index.docker.io" || registry === DOCKER_HUB_API_HOST || registry === "registry.hub.docker.com") {
     registry = DOCKER_HUB;
   }
   if (registry === DOCKER_HUB && !repository.includes("/")) repository = `library/${repository}`;
 
-  if (repository.length > MAX_NAME) throw new ImageReferenceError(input, `repository name longer than ${MAX_NAME}`);
+  if (repository.length > MAX_NAME) throw invalidReference(input, `repository name longer than ${MAX_NAME}`);
   for (const component of repository.split("/")) {
     if (!COMPONENT.test(component)) {
-      throw new ImageReferenceError(
+      throw invalidReference(
         input,
         component === ""
           ? "empty path component"
-          : `"${component}" is not a valid name component (lowercase letters, digits and . _ - separators)`,
+          : `${quoted(component)} is not a valid name component (lowercase letters, digits and . _ - separators)`,
       );
     }
   }

@@ -87,7 +87,7 @@ describe("the pipeline, run by gitlab-ci-local", { timeout: 150_000 }, () => {
   it("default branch: publishes the wishlist, then verify passes", async () => {
     const run = await runPipeline(fork, variables);
     expect(run.exitCode, run.output).toBe(0);
-    expect(jobLog(run.output, "images:publish: [1/1]")).toMatch(/published revision \d+; 0 failed/);
+    expect(jobLog(run.output, "images:publish: [1/1]")).toMatch(/published revision \d+ in 3 commits; 0 failed/);
     expect(jobLog(run.output, "images:verify")).toMatch(/OK/);
     expect(jobLog(run.output, "images:check")).toBe("");
     const plan = await publishedPlan();

@@ -8,7 +8,7 @@ export function samplePlan(): PlanJson {
   return {
     version: 1,
     layout: "osg",
-    summary: { add: 1, update: 1, keep: 1, remove: 1, convert: 2, removeImages: 0, waiting: 1 },
+    summary: { add: 1, update: 1, keep: 1, remove: 1, others: 0, convert: 2, removeImages: 0, waiting: 1 },
     tags: [
       { action: "keep", publicPath: "/library/alpine:3", reference: "docker.io/library/alpine:3", file: "images.txt", line: 1, manifestDigest: d("a"), convert: false, bytes: 1536 },
       { action: "add", publicPath: "/ns/app:1", reference: "127.0.0.1:5000/ns/app:1", file: "images.txt", line: 2, manifestDigest: d("b"), convert: true },
@@ -24,7 +24,7 @@ export function keepOnlyPlan(n: number): PlanJson {
   return {
     version: 1,
     layout: "osg",
-    summary: { add: 0, update: 0, keep: n, remove: 0, convert: 0, removeImages: 0, waiting: 0 },
+    summary: { add: 0, update: 0, keep: n, remove: 0, others: 0, convert: 0, removeImages: 0, waiting: 0 },
     tags: Array.from({ length: n }, (_, i) => ({ action: "keep" as const, publicPath: `/ns/img:${i}`, reference: `r.example/ns/img:${i}`, manifestDigest: d("1"), convert: false, bytes: 10 })),
     imageRemovals: [],
   };

@@ -45,7 +45,8 @@ describe("renderPlanNote", () => {
       conversions: [{ manifestDigest: `sha256:${"9".repeat(64)}`, references: ["h/ns/a:1"], publicPaths: ["/ns/a:1"] }],
       imageRemovals: [],
       schedule: { version: 1, images: {} } as unknown as Plan["schedule"],
-      summary: { add: 1, update: 0, keep: 0, remove: 0, convert: 1, removeImages: 0, waiting: 0 },
+      owners: new Map(),
+      summary: { add: 1, update: 0, keep: 0, remove: 0, others: 0, convert: 1, removeImages: 0, waiting: 0 },
     };
     const parsed = PlanJson.parse(JSON.parse(JSON.stringify(planToJson(plan))));
     expect(parsed.tags[0]).toMatchObject({ action: "add", publicPath: "/ns/a:1", line: 3 });

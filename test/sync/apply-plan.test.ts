@@ -11,7 +11,8 @@ const plan = (tags: PlannedTag[], removals: string[]): Plan => ({
   conversions: [],
   imageRemovals: removals.map((imageDir) => ({ hex: imageDir.replace(/\W/g, ""), imageDir, due: true, lastNames: [] })),
   schedule: emptyRemovalSchedule(),
-  summary: { add: 0, update: 0, keep: 0, remove: 0, convert: 0, removeImages: removals.length, waiting: 0 },
+  owners: new Map(),
+  summary: { add: 0, update: 0, keep: 0, remove: 0, others: 0, convert: 0, removeImages: removals.length, waiting: 0 },
 });
 
 describe("assembleTagEdits and dueRemovals", () => {

@@ -208,4 +208,41 @@ describe("plan output", () => {
     expect((json.tags as { action: string }[]).map((t) => t.action)).toEqual(["keep", "add", "remove"]);
     expect(json).not.toHaveProperty("schedule");
   });
+
+  describe("owners", () => {
+    const owned = (owners: Record<string, string[]>): PublishedState => {
+      const state = published({ c1: "m1", c2: "m2", c3: "m3" }, { "/ns/a:1": "c1", "/ns/b:1": "c2", "/ns/c:1": "c3", "/ns/legacy:1": "c3" });
+      state.owners = new Map(Object.entries(owners));
+      return state;
+    };
+
+    it("removes only this owner's names (and unowned ones); others' stay, with their images", () => {
+      const state = owned({ "/ns/a:1": ["me"], "/ns/b:1": ["me", "them"], "/ns/c:1": ["them"] });
+      const plan = assemblePlan([], state, layout, { now, keepRemovedDays: 0, owner: "me" });
+      const byPath = Object.fromEntries(plan.tags.map((t) => [t.publicPath, [t.action, t.otherOwners]]));
+      expect(byPath).toEqual({
+        "/ns/a:1": ["remove", undefined],
+        "/ns/b:1": ["keep", ["them"]],
+        "/ns/c:1": ["keep", ["them"]],
+        "/ns/legacy:1": ["remove", undefined],
+      });
+      expect(plan.imageRemovals.map((r) => r.hex)).toEqual([hexOf("c1")]);
+      expect(Object.fromEntries(plan.owners)).toEqual({ "/ns/b:1": ["them"], "/ns/c:1": ["them"] });
+      expect(plan.summary).toMatchObject({ keep: 2, others: 2, remove: 2 });
+      expect(formatPlanTable(plan)).toMatch(/keep \(owned by them\)\s+\/ns\/b:1/);
+      expect(planToJson(plan).tags).toContainEqual(expect.objectContaining({ publicPath: "/ns/c:1", otherOwners: ["them"] }));
+    });
+
+    it("records this owner on every name it wants, beside the others, and adopts unowned ones", () => {
+      const state = owned({ "/ns/b:1": ["them"] });
+      const plan = assemblePlan([want("ns/b:1", "m2"), want("ns/legacy:1", "m3"), want("ns/new:1", "m9")], state, layout, { now, owner: "me" });
+      expect(Object.fromEntries(plan.owners)).toEqual({ "/ns/b:1": ["me", "them"], "/ns/legacy:1": ["me"], "/ns/new:1": ["me"] });
+    });
+
+    it("without an owner, removes every name the wishlist lacks, whoever has it", () => {
+      const state = owned({ "/ns/c:1": ["them"] });
+      const plan = assemblePlan([], state, layout, { now });
+      expect(plan.tags.every((t) => t.action === "remove")).toBe(true);
+    });
+  });
 });

@@ -11,6 +11,7 @@ import {
   type TreeEntry,
 } from "../../src/sync/published-state.js";
 import { formatRemovalSchedule } from "../../src/sync/removal-schedule.js";
+import { assemblePublishedIndex, formatPublishedIndex, parsePublishedIndex } from "../../src/sync/published-index.js";
 import { digest, hexOf, metadata } from "./_fixtures.js";
 
 /** A PublishedTreeSource over a directory on disk, as a stratum 0 reader would offer it. */
@@ -121,5 +122,88 @@ describe("published state", () => {
     } finally {
       await rm(empty, { recursive: true, force: true });
     }
+  });
+});
+
+describe("published state with an index", () => {
+  const layout = createLayout();
+  const images = ["config-a", "config-b", "config-c"].map((c, i) => ({
+    hex: hexOf(c),
+    dir: layout.imageDir(digest(c)),
+    metadata: metadata(c, `manifest-${i}`, [`docker.io/library/img${i}:1`]),
+  }));
+  let root: string;
+  const put = async (p: string, bytes: Buffer | string) => {
+    await mkdir(path.dirname(path.join(root, p)), { recursive: true });
+    await writeFile(path.join(root, p), bytes);
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(path.join(tmpdir(), "published-index-"));
+    for (const image of images) {
+      // The files say "files: 7" and the index "files: 100": which one was read shows in the state.
+      await put(`${image.dir}/${IMAGE_METADATA_PATH}`, formatImageMetadata({ ...image.metadata, files: 7 }));
+      await mkdir(path.join(root, "library"), { recursive: true });
+      await symlink(linkTarget(`/library/${image.hex.slice(0, 6)}:1`, image.dir), path.join(root, "library", `${image.hex.slice(0, 6)}:1`));
+    }
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("round-trips through its file, one image a line, keys sorted", () => {
+    const index = assemblePublishedIndex([...images].reverse());
+    const bytes = formatPublishedIndex(index);
+    expect(Object.keys(index.images)).toEqual(images.map((i) => i.hex).sort());
+    expect(bytes.toString().split("\n")).toHaveLength(images.length + 3);
+    expect(parsePublishedIndex(bytes, "x")).toEqual(index);
+    expect(formatPublishedIndex(assemblePublishedIndex([])).toString()).toBe('{\n  "version": 1,\n  "images": {}\n}\n');
+    expect(() => parsePublishedIndex('{"version":1,"images":{"zz":{}}}', "/.images/.index.json")).toThrow(/published-state index \/\.images\/\.index\.json: images/);
+  });
+
+  it("a current index is the only file read: no image's metadata, no nested catalog", async () => {
+    await put(layout.indexPath, formatPublishedIndex(assemblePublishedIndex(images)));
+    const source = directorySource(root);
+    const state = await readPublishedState(source, layout);
+    expect(state.index).toBe("current");
+    expect(source.reads).toEqual([layout.indexPath]);
+    expect([...state.images.values()].map((i) => [i.hex, i.dir, i.metadata?.files])).toEqual(images.map((i) => [i.hex, i.dir, 100]).sort());
+    expect(state.tags.size).toBe(3);
+    expect(state.problems).toEqual([]);
+  });
+
+  it("a stale index: images it lacks are read from their own files, entries for gone images ignored", async () => {
+    const gone = { hex: hexOf("config-gone"), dir: layout.imageDir(digest("config-gone")), metadata: metadata("config-gone", "m", []) };
+    await put(layout.indexPath, formatPublishedIndex(assemblePublishedIndex([images[0]!, gone])));
+    const source = directorySource(root);
+    const state = await readPublishedState(source, layout);
+    expect(state.index).toBe("stale");
+    expect(source.reads.sort()).toEqual([layout.indexPath, `${images[1]!.dir}/${IMAGE_METADATA_PATH}`, `${images[2]!.dir}/${IMAGE_METADATA_PATH}`].sort());
+    expect(state.images.has(gone.hex)).toBe(false);
+    expect(state.images.get(images[0]!.hex)?.metadata?.files).toBe(100);
+    expect(state.images.get(images[1]!.hex)?.metadata?.files).toBe(7);
+  });
+
+  it("a broken index is a problem and every image's own file is read", async () => {
+    await put(layout.indexPath, "{not json");
+    const source = directorySource(root);
+    const state = await readPublishedState(source, layout);
+    expect(state.index).toBe("missing");
+    expect(source.reads).toHaveLength(1 + images.length);
+    expect([...state.images.values()].every((i) => i.metadata?.files === 7)).toBe(true);
+    expect(state.problems).toEqual([expect.stringMatching(/published-state index .*not JSON \(reading each image's metadata instead\)/)]);
+  });
+
+  it("an image whose metadata is unreadable everywhere does not make a current index stale", () => {
+    const broken = layout.imageDir(digest("config-broken"));
+    const listings: Record<string, TreeEntry[]> = { "/": [{ name: ".images", type: "dir" }], "/.images": [{ name: ".index.json", type: "file" }] };
+    for (const dir of [images[0]!.dir, broken]) {
+      const fan = path.posix.dirname(dir);
+      listings["/.images"]!.push({ name: path.posix.basename(fan), type: "dir" });
+      (listings[fan] ??= []).push({ name: path.posix.basename(dir), type: "dir" });
+    }
+    const state = assemblePublishedState(layout, { listings, files: { [layout.indexPath]: formatPublishedIndex(assemblePublishedIndex([images[0]!])) } });
+    expect(state.index).toBe("current");
+    expect(state.problems).toEqual([`${broken}: no image metadata (${IMAGE_METADATA_PATH})`]);
   });
 });

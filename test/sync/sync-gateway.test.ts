@@ -75,11 +75,15 @@ describe("sync through the gateway", () => {
         layers: [base, await buildLayer([{ type: "file", path: `srv/${name.replace(/[/:]/g, "_")}`, content: name }])],
       });
     }
+    const commitsBefore = gateway.stats.commits;
     const run = await sync(Object.keys(images));
     expect(run.stderr).not.toContain('"level":"error"');
     expect(run.code).toBe(0);
     const leases = run.events().filter((e) => e["event"] === "gateway.published");
     expect(leases.length).toBe(3);
+    // N changed images cost N + 1 commits (one per image lease, one for names and index): said and done.
+    expect(run.stdout).toMatch(/published revision \d+ in 3 commits;/);
+    expect(gateway.stats.commits - commitsBefore).toBe(3);
     expect(gateway.leases.list()).toHaveLength(0);
 
     const { problems } = await verifyRepository({ url: server.url }, { fqrn: FQRN, pubkeyPath: dir.join("keys", `${FQRN}.pub`) });

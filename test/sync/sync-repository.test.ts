@@ -6,11 +6,14 @@ import { readdirSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CatalogEditor } from "../../src/cvmfs/catalog/editor.js";
 import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.js";
+import { Stratum0 } from "../../src/cvmfs/repository/stratum0.js";
 import { verifyRepository } from "../../src/cvmfs/repository/verify.js";
 import { createRegistryClient } from "../../src/registry/registry-client.js";
 import { getSyncPlan } from "../../src/sync/get-sync-plan.js";
 import { createLayout } from "../../src/sync/layout.js";
+import { parsePublishedIndex } from "../../src/sync/published-index.js";
 import { openPublishTarget } from "../../src/sync/publish-target.js";
 import { executePlan } from "../../src/sync/sync-repository.js";
 import { silentLogger } from "../../src/logger.js";
@@ -77,8 +80,25 @@ async function expectRepository(tags: Record<string, PushedImage>, absent: strin
       expect(meta.configDigest).toBe(image.configDigest);
     }
     for (const name of absent) expect(await reader.lookup(`/${name}`)).toBeNull();
+    await expectIndexOfImages(reader);
   } finally {
     await reader.close();
+  }
+}
+
+/** The published-state index names exactly the image directories present, with their own metadata. */
+async function expectIndexOfImages(reader: RepositoryReader): Promise<void> {
+  const present: string[] = [];
+  for (const fan of await reader.listing(layout.imagesRoot)) {
+    if (fan.kind !== "dir") continue;
+    for (const image of await reader.listing(fan.path)) present.push(image.path);
+  }
+  const index = parsePublishedIndex(await collect(reader.readFile(layout.indexPath)), layout.indexPath);
+  expect(Object.values(index.images).map((i) => i.dir).sort()).toEqual(present.sort());
+  for (const [hex, { dir, metadata }] of Object.entries(index.images)) {
+    expect(layout.configHexOf(dir)).toBe(hex);
+    const own = JSON.parse((await collect(reader.readFile(`${dir}/.singularity.d/cvmfs-image-sync.json`))).toString());
+    expect(metadata).toEqual(own);
   }
 }
 
@@ -149,6 +169,31 @@ describe("sync on a local stratum 0", () => {
     expect(events).not.toContain("layer.start");
     expect(events).not.toContain("layer.done");
     expect(readdirSync(stratum0()).map((f) => [f, statSync(path.join(stratum0(), f)).mtimeMs])).toEqual(before);
+  });
+
+  it("a repository without the published-state index gets it at the next run, once", async () => {
+    // As a repository published by an older version: the same images, no index.
+    const s0 = await Stratum0.openOrCreate(stratum0(), { fqrn: FQRN, keysDir: dir.join("keys") });
+    try {
+      const base = s0.manifest();
+      const editor = await CatalogEditor.open(base.catalogHash, s0.catalogLoader);
+      try {
+        expect(await editor.remove(layout.indexPath)).toBe(true);
+        const finished = await editor.finish(s0.store, { revision: base.revision + 1 });
+        await s0.publish({ rootHash: finished.rootHash, rootSize: finished.rootSize, tagName: "drop-index", tagDescription: "", baseRootHash: base.catalogHash });
+      } finally {
+        editor.close();
+      }
+    } finally {
+      await s0.close();
+    }
+    const rewrite = await sync();
+    expect(rewrite.code).toBe(0);
+    expect(rewrite.events().find((e) => e["event"] === "sync.index")?.["reason"]).toBe("missing");
+    expect(rewrite.stdout).toMatch(/published revision 3/);
+    await expectRepository(images);
+    const again = await sync();
+    expect(again.stdout).toContain("nothing to publish");
   });
 
   it("a tag that moved upstream republishes only that image, reusing the shared layer", async () => {

@@ -14,10 +14,12 @@ import { assemblePlan } from "../../sync/plan.js";
 import { getWishlistChanges } from "../../wishlist/git-base.js";
 import { assembleWishlists, checkWishlists, readWishlistSources } from "../../wishlist/load-wishlists.js";
 import { wishlistCheckRows } from "../../wishlist/wishlist-report.js";
+import { defaultOwner } from "../../wishlist/wishlist-owner.js";
 import type { WishlistEntry } from "../../wishlist/entry.js";
 import { formatImageReference } from "../../wishlist/reference.js";
 import { splitList } from "../../config/settings.js";
 import type { CommandInput } from "../context.js";
+import { forTerminal } from "../log-output.js";
 import { formatTable } from "../table.js";
 
 /**
@@ -64,6 +66,7 @@ export async function run(input: CommandInput): Promise<number> {
           concurrency: input.settings.concurrency,
           logger,
           signal: ctx.signal,
+          owner: (options["owner"] as string | undefined) || defaultOwner(files, ctx.env),
         }));
       } else {
         const resolved = await resolveDesired(entries, registry, layout, { concurrency: 8, logger, signal: ctx.signal });
@@ -83,7 +86,7 @@ export async function run(input: CommandInput): Promise<number> {
       ctx.stdout.write(`${JSON.stringify({ ...planToJson(plan), failures: failed }, null, 2)}\n`);
     } else {
       ctx.stdout.write(`${formatPlanTable(plan)}\n`);
-      for (const f of failed) ctx.stdout.write(`FAILED  ${f.file}:${f.line}  ${f.reference}  [${f.code}] ${f.message}\n`);
+      for (const f of failed) ctx.stdout.write(`${forTerminal(`FAILED  ${f.file}:${f.line}  ${f.reference}  [${f.code}] ${f.message}`)}\n`);
     }
     // A line that cannot be resolved is not planned: say so with the exit code, as sync would.
     if (failed.length > 0) return 1;

@@ -11,6 +11,9 @@ import { ConfigError } from "../../errors.js";
 import { info } from "../../logger.js";
 import type { CommandInput } from "../context.js";
 
+/** SIGINT/SIGTERM is how `serve` stops: it exits 0 then, not 130. */
+export const stopsOnSignal = true;
+
 /**
  * `serve`: the local stratum 0 over HTTP with the dev gateway in front, on one port. Creates the
  * repository (and a gateway key file, mode 0600) when missing. Runs until SIGINT/SIGTERM.
@@ -28,7 +31,8 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
     info(logger, "serve.key", `created gateway key file ${keyFile} (key id dev-key)`);
   }
   const key = await readGatewayKey(keyFile);
-  await Stratum0.openOrCreate(dir, { fqrn: settings.repo, keysDir: settings.keysDir, logger });
+  // Created (or checked) here so the first request finds a repository; the gateway opens its own.
+  await (await Stratum0.openOrCreate(dir, { fqrn: settings.repo, keysDir: settings.keysDir, logger })).close();
   const gateway = await createGatewayHandler({
     stratum0Dir: dir,
     fqrn: settings.repo,

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, asConfigError } from "../../errors.js";
-import { info } from "../../logger.js";
+import { ConfigError, ConflictError, asConfigError } from "../../errors.js";
+import { info, warn } from "../../logger.js";
 import { createRegistryClient } from "../../registry/registry-client.js";
 import { resolveTarget, splitList } from "../../config/settings.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
@@ -9,11 +9,15 @@ import { createLayout, type LayoutKind } from "../../sync/layout.js";
 import { openPublishTarget } from "../../sync/publish-target.js";
 import { executePlan, type Shard, type SyncRow } from "../../sync/sync-repository.js";
 import { loadWishlists } from "../../wishlist/load-wishlists.js";
+import { defaultOwner } from "../../wishlist/wishlist-owner.js";
 import type { CommandInput } from "../context.js";
 import { formatBytes, formatDuration, shortDigest } from "../../human-format.js";
 import { formatTable } from "../table.js";
 
 const LAYOUTS: readonly LayoutKind[] = ["osg", "osg-registry", "ducc"];
+
+/** Plans made in all when other runs keep changing the repository under this one. */
+const CONFLICT_ATTEMPTS = 3;
 
 /**
  * `sync`: make the repository match the wishlist. With no flags: `./images.txt` into the local
@@ -39,60 +43,76 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
   );
   const entries = await loadWishlists(files.length > 0 ? files : ["images.txt"], { logger });
   const layout = createLayout({ kind: layoutKind });
+  const owner = (options["owner"] as string | undefined) || defaultOwner(files.length > 0 ? files : ["images.txt"], ctx.env);
   const pubkey = join(settings.keysDir, `${settings.repo}.pub`);
   const where = target.kind === "local" ? target.stratum0 : target.repoUrl;
-  const publishTarget = await openPublishTarget(target, {
-    fqrn: settings.repo,
-    keysDir: settings.keysDir,
-    cacheDir: settings.cacheDir,
-    logger,
-    signal: ctx.signal,
-    ...(target.kind === "gateway" && existsSync(pubkey) ? { pubkeyPath: pubkey } : {}),
-  }).catch((cause: unknown) => {
-    throw asConfigError(`open repository ${where}`, cause);
-  });
+  const openTarget = () =>
+    openPublishTarget(target, {
+      fqrn: settings.repo,
+      keysDir: settings.keysDir,
+      cacheDir: settings.cacheDir,
+      logger,
+      signal: ctx.signal,
+      ...(target.kind === "gateway" && existsSync(pubkey) ? { pubkeyPath: pubkey } : {}),
+    }).catch((cause: unknown) => {
+      throw asConfigError(`open repository ${where}`, cause);
+    });
   const registry = createRegistryClient({
     insecureRegistries: settings.insecureRegistries,
     ...(settings.registryAuth ? { authFile: settings.registryAuth } : {}),
     logger,
   });
   try {
-    info(logger, "sync.start", `syncing ${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl})`);
-    const reader = await publishTarget.openReader().catch((cause: unknown) => {
-      throw asConfigError(`read the published state from ${where}`, cause);
-    });
-    let planned;
-    try {
-      planned = await getSyncPlan(entries, { registry, reader, layout }, {
-        keepRemovedDays,
-        concurrency: settings.concurrency,
-        logger,
-        signal: ctx.signal,
-      });
-    } finally {
-      await reader.close();
+    info(logger, "sync.start", `syncing ${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl}) as owner ${owner}`, { owner });
+    for (let attempt = 1; ; attempt++) {
+      const publishTarget = await openTarget();
+      try {
+        const reader = await publishTarget.openReader().catch((cause: unknown) => {
+          throw asConfigError(`read the published state from ${where}`, cause);
+        });
+        let planned;
+        try {
+          planned = await getSyncPlan(entries, { registry, reader, layout }, {
+            keepRemovedDays,
+            concurrency: settings.concurrency,
+            logger,
+            signal: ctx.signal,
+            owner,
+          });
+        } finally {
+          await reader.close();
+        }
+        const { plan, state, failures } = planned;
+        const s = plan.summary;
+        info(logger, "sync.plan", `plan: ${s.add} add, ${s.update} update, ${s.keep} keep, ${s.remove} remove, ${s.convert} to convert`, { ...s });
+        const result = await executePlan(plan, state, failures, {
+          registry,
+          target: publishTarget,
+          layout,
+          platform: settings.platform,
+          cacheDir: settings.cacheDir,
+          concurrency: settings.concurrency,
+          logger,
+          signal: ctx.signal,
+          ...(shard ? { shard } : {}),
+        });
+        ctx.stdout.write(`${summaryTable(result.rows)}\n`);
+        // Through a gateway each converted image is its own commit (its own lease), then one more.
+        const commits = target.kind === "gateway" && result.commits > 1 ? ` in ${result.commits} commits` : "";
+        const revision = result.revision !== undefined ? `published revision ${result.revision}${commits}` : "nothing to publish";
+        ctx.stdout.write(`${revision}; ${result.failed} failed; ${formatDuration(Date.now() - started)}\n`);
+        return result.failed > 0 ? 1 : 0;
+      } catch (err) {
+        // Another run changed what this one planned from: nothing of the final change was
+        // published; plan again from the fresh state (images already published are reused).
+        if (!(err instanceof ConflictError) || attempt >= CONFLICT_ATTEMPTS || ctx.signal.aborted) throw err;
+        warn(logger, "sync.conflict", `${err.message}; planning again (attempt ${attempt + 1} of ${CONFLICT_ATTEMPTS})`, { attempt });
+      } finally {
+        await publishTarget.close();
+      }
     }
-    const { plan, state, failures } = planned;
-    const s = plan.summary;
-    info(logger, "sync.plan", `plan: ${s.add} add, ${s.update} update, ${s.keep} keep, ${s.remove} remove, ${s.convert} to convert`, { ...s });
-    const result = await executePlan(plan, state, failures, {
-      registry,
-      target: publishTarget,
-      layout,
-      platform: settings.platform,
-      cacheDir: settings.cacheDir,
-      concurrency: settings.concurrency,
-      logger,
-      signal: ctx.signal,
-      ...(shard ? { shard } : {}),
-    });
-    ctx.stdout.write(`${summaryTable(result.rows)}\n`);
-    const revision = result.revision !== undefined ? `published revision ${result.revision}` : "nothing to publish";
-    ctx.stdout.write(`${revision}; ${result.failed} failed; ${formatDuration(Date.now() - started)}\n`);
-    return result.failed > 0 ? 1 : 0;
   } finally {
     await registry.close();
-    await publishTarget.close();
   }
 }
 

@@ -184,6 +184,33 @@ export class CatalogEditor {
     }
   }
 
+  /**
+   * `mkdir -p` whose last directory, when it must be created, is a nested catalog of its own
+   * (an empty catalog made in this edit, written by `finish`), as a `.cvmfscatalog` marker makes
+   * one in a `cvmfs_server` publish. A directory that exists already is left as it is, nested or
+   * not, so existing repositories keep their shape. Used for directories that gather many nested
+   * catalogs (the images root and its fan-out), so that their parents stay small.
+   */
+  async ensureNestedDir(path: string): Promise<void> {
+    const p = catalogPath(path);
+    if (p === "") return;
+    const { row } = await this.rowOf(p);
+    if (row && row.flags & Flag.Dir) return;
+    await this.ensureDir(parentPath(p));
+    if (row) await this.remove(p);
+    const meta = this.defaultMeta();
+    const parent = await this.insert(p, catalogRow(dirNode(meta), baseName(p), this.keys(p), { role: "mountpoint" }));
+    const db = CatalogDb.create();
+    db.insertRow(catalogRow(dirNode(meta), baseName(p), this.keys(p), { role: "nestedRoot" }));
+    db.setProperties({ revision: 0, root_prefix: p });
+    db.writeCounters(zeroCounters());
+    const child = new CatalogNode(p, db, parent, null);
+    child.dirty = true;
+    // Routed to by mountpoint until `finish` writes it and puts its real hash and size here.
+    parent.nested.set(p, { path: p, hash: "", size: 0 });
+    parent.children.set(p, child);
+  }
+
   /** Puts a non-directory node at `path`, replacing whatever was there; parents are created. */
   private async putLeaf(path: string, node: TreeNode): Promise<void> {
     const p = catalogPath(path);

@@ -22,6 +22,19 @@ export function splitHashString(hash: string): { digest: Buffer; algorithm: Hash
   return { digest, algorithm };
 }
 
+/**
+ * Decodes the digest of a hash string into `into` (20 bytes) and returns its algorithm: as
+ * {@link splitHashString}, without allocating (for the rows of a whole image).
+ */
+export function decodeHashInto(hash: string, into: Buffer): HashAlgorithm {
+  const algorithm = hash.length === 40 ? "sha1" : hash.endsWith("-rmd160") ? "rmd160" : hash.endsWith("-shake128") ? "shake128" : undefined;
+  // Hex decoding stops at the first non-hex character: 20 bytes means 40 good digits.
+  if (algorithm === undefined || hash.length !== 40 + (algorithm === "sha1" ? 0 : algorithm.length + 1) || into.write(hash, 0, 20, "hex") !== 20) {
+    throw new CatalogError(`malformed content hash "${hash}"`);
+  }
+  return algorithm;
+}
+
 /** Hash string of a raw digest. */
 export function joinHashString(digest: Uint8Array, algorithm: HashAlgorithm): string {
   return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString("hex") + ALGO_SUFFIX[algorithm];

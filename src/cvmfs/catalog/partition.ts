@@ -1,18 +1,30 @@
 import type { DirNode } from "../../tree/types.js";
 
-const MARKER = ".cvmfscatalog";
+/** The file whose presence makes a directory a nested catalog root. */
+export const CATALOG_MARKER = ".cvmfscatalog";
 
 /**
- * Automatic nested catalogs (as CVMFS's `CatalogBalancer` does it): which directories of a tree
- * get a catalog of their own so that no catalog holds more than `maxEntries` rows.
+ * Automatic nested catalogs shaped for lazy clients: which directories of an image tree get a
+ * catalog of their own.
  *
- * A directory's weight is the rows its catalog would hold for it: itself plus every entry below,
- * where a directory already split off counts as its single mountpoint row. Walking post-order
- * (children settled before their parent), a directory heavier than the budget gives away its
- * heaviest subdirectory until it fits. Each split-off directory also receives a `.cvmfscatalog`
- * marker row, so the budget leaves room for it: every weight is kept at `maxEntries - 1`.
- * A directory whose own files alone exceed the budget cannot be split; it stays oversized
- * (CVMFS only warns about large catalogs too), and `oversized` names it.
+ * A client loads every catalog on the way to a file before it can open the file, so what counts
+ * is not only the largest catalog but the sum along each path. Weights are rows: a directory
+ * weighs its own row plus everything its catalog would hold below it, a directory already split
+ * off counting as its one mountpoint row (as CVMFS's `CatalogBalancer` weighs its virtual nodes).
+ * Walking post-order (children settled before their parent), a directory gives away its heaviest
+ * subdirectories, each then a catalog of its own, while:
+ * - it is over `maxEntries`, the hard limit: any subdirectory goes, however light;
+ * - its rows plus the heaviest chain of catalogs nested below it are over `pathEntries`: a
+ *   subdirectory goes if that shortens the chain, and only if it weighs at least `minEntries`
+ *   (lighter ones stay with their parent, as cvmfs_server's `kDefaultMinWeight` keeps thousands
+ *   of tiny catalogs away; a catalog file costs some 50 KiB before its first row).
+ * The image's top catalog is on every path into the image (the container runtime reads
+ * `.singularity.d/` and `/etc` on every start), so once the image does not fit one path budget,
+ * the top gives away every subdirectory of at least `minEntries` too, whatever the chain.
+ *
+ * Each split-off directory also receives a `.cvmfscatalog` marker row, so the limits leave room
+ * for it. A directory whose own entries alone exceed `maxEntries` cannot be split: it stays
+ * oversized (CVMFS only warns about large catalogs too), and `oversized` reports it.
  *
  * A directory that already holds a regular file `.cvmfscatalog` is a nested catalog root
  * whatever its size, as in a `cvmfs_server` publish.
@@ -20,49 +32,110 @@ const MARKER = ".cvmfscatalog";
 export interface CatalogPartition {
   /** Directories (below the tree root) that become nested catalogs. */
   splits: Set<DirNode>;
-  /** Directories that stay over the budget because nothing below them can be split off. */
-  oversized: DirNode[];
+  /** Directories that stay over `maxEntries` because nothing below them can be split off. */
+  oversized: OversizedDirectory[];
 }
 
-/** Plans the autocatalogs of a tree whose root is itself a catalog root. Pure. */
-export function planAutoCatalogs(root: DirNode, maxEntries: number): CatalogPartition {
-  const budget = Math.max(1, maxEntries - 1);
-  const splits = new Set<DirNode>();
-  const oversized: DirNode[] = [];
-  const weightOf = new Map<DirNode, number>();
+/** A directory whose own entries exceed the per-catalog limit: no nested catalog can help. */
+export interface OversizedDirectory {
+  dir: DirNode;
+  /** Path below the tree root (`""` for the root itself, else `/a/b`). */
+  path: string;
+  /** Its own entries (children). */
+  entries: number;
+}
 
-  const settle = (dir: DirNode): number => {
+/** The row budgets of {@link planAutoCatalogs}; see there. */
+export interface PartitionLimits {
+  /** Rows a catalog may hold (cvmfs_server's root catalog warning level). */
+  maxEntries: number;
+  /** Rows a directory needs to become a catalog of its own, unless `maxEntries` forces it. */
+  minEntries: number;
+  /** Rows on the chain of catalogs from the image's top to any of its entries. */
+  pathEntries: number;
+}
+
+/**
+ * Defaults: cvmfs_server's 200,000-row root catalog limit and its 1,000-row minimum weight. A
+ * row takes about 150 bytes of SQLite file, so 20,000 rows on a path come to about 3 MiB,
+ * leaving room under 5 MiB for the repository's own catalogs above the image.
+ */
+export const DEFAULT_LIMITS: PartitionLimits = {
+  maxEntries: 200_000,
+  minEntries: 1_000,
+  pathEntries: 20_000,
+};
+
+/** What settling a directory leaves for its parent to decide on. */
+interface Settled {
+  /** Rows the directory adds to the catalog holding it. */
+  weight: number;
+  /** Rows of the heaviest chain of catalogs nested inside it (0 when none). */
+  chain: number;
+}
+
+/**
+ * Plans the autocatalogs of a tree whose root is itself a catalog root (an image directory).
+ * Pure: the tree is only read. `limits` fields left out take {@link DEFAULT_LIMITS}; budgets
+ * above `maxEntries - 1` are lowered to it.
+ */
+export function planAutoCatalogs(root: DirNode, limits: Partial<PartitionLimits> = {}): CatalogPartition {
+  const lim = { ...DEFAULT_LIMITS, ...limits };
+  // One row of every budget is kept for the marker row a split-off directory receives.
+  const cap = Math.max(1, lim.maxEntries - 1);
+  const pathBudget = Math.min(lim.pathEntries, cap);
+  const minWeight = Math.max(2, lim.minEntries);
+  const splits = new Set<DirNode>();
+  const oversized: OversizedDirectory[] = [];
+  const settled = new Map<DirNode, Settled>();
+
+  const settle = (dir: DirNode, path: string, isTop: boolean): Settled => {
     let weight = 1;
-    const subdirs: DirNode[] = [];
-    for (const child of dir.children.values()) {
-      if (child.type === "dir") {
-        const w = settle(child);
-        if (child.children.get(MARKER)?.type === "file") {
-          splits.add(child);
-          weight += 1;
-        } else {
-          weight += w;
-          subdirs.push(child);
-        }
-      } else {
+    let chain = 0;
+    const kept: DirNode[] = [];
+    for (const [name, child] of dir.children) {
+      if (child.type !== "dir") {
         weight += 1;
+        continue;
+      }
+      const s = settle(child, `${path}/${name}`, false);
+      if (child.children.get(CATALOG_MARKER)?.type === "file") {
+        // Its marker is among its own rows already.
+        splits.add(child);
+        weight += 1;
+        chain = Math.max(chain, s.weight + s.chain);
+      } else {
+        weight += s.weight;
+        chain = Math.max(chain, s.chain);
+        kept.push(child);
       }
     }
-    if (weight > budget) {
-      // Heaviest first: the fewest catalogs that bring this directory under the budget.
-      subdirs.sort((a, b) => (weightOf.get(b) ?? 0) - (weightOf.get(a) ?? 0));
-      for (const sub of subdirs) {
-        if (weight <= budget) break;
-        const w = weightOf.get(sub) ?? 1;
-        if (w < 2) break;
-        splits.add(sub);
-        weight -= w - 1;
+    // No catalog may take the whole path budget alone; and the top keeps only light directories
+    // once the image does not fit one path budget.
+    const aim = isTop && weight + chain > pathBudget ? minWeight : pathBudget;
+    kept.sort((a, b) => (settled.get(b)?.weight ?? 0) - (settled.get(a)?.weight ?? 0));
+    for (const sub of kept) {
+      const s = settled.get(sub) as Settled;
+      const overCap = weight > cap;
+      const overAim = weight > aim;
+      const overPath = weight + chain > pathBudget;
+      if (!overCap && !overAim && !overPath) break;
+      if (s.weight < 2) break;
+      if (!overCap) {
+        if (s.weight < minWeight) break;
+        // Over the path budget only: give the subdirectory away if the chain gets shorter.
+        const chainIfSplit = Math.max(chain, s.weight + 1 + s.chain);
+        if (!overAim && weight - s.weight + 1 + chainIfSplit >= weight + chain) continue;
       }
-      if (weight > budget) oversized.push(dir);
+      splits.add(sub);
+      weight -= s.weight - 1;
+      chain = Math.max(chain, s.weight + 1 + s.chain);
     }
-    weightOf.set(dir, weight);
-    return weight;
+    if (weight > cap) oversized.push({ dir, path, entries: dir.children.size });
+    const result = { weight, chain };
+    settled.set(dir, result);
+    return result;
   };
-  settle(root);
+  settle(root, "", true);
   return { splits, oversized };
 }

@@ -1,6 +1,6 @@
 import type { ChunkRef } from "../../content/content-store.js";
 import type { CatalogCounters } from "./counters.js";
-import { CatalogDb, type NestedRow } from "./db.js";
+import { CatalogDb, type CatalogObject, type NestedRow } from "./db.js";
 import { decodeRow, type CatalogEntry } from "./row.js";
 import { catalogPath, md5PathKey } from "./md5-path.js";
 
@@ -23,6 +23,8 @@ export interface CatalogReader {
   entries(): CatalogEntry[];
   /** The chunks of a chunked file (empty for anything else). */
   chunks(path: string): ChunkRef[];
+  /** Every object the rows name (files and chunks, streamed; see `CatalogDb.objects`). */
+  objects(): Iterable<CatalogObject>;
   close(): void;
 }
 
@@ -51,6 +53,7 @@ export function openCatalog(source: string | Buffer): CatalogReader {
       const row = db.getRow(md5PathKey(catalogPath(path)));
       return row === undefined || (row.flags & 64) === 0 ? [] : db.chunks(row.md5path, row.flags);
     },
+    objects: () => db.objects(),
     close: () => db.close(),
   };
 }

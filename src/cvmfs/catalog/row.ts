@@ -2,7 +2,7 @@ import type { TreeNode } from "../../tree/types.js";
 import { stMode } from "../../tree/types.js";
 import { CatalogError } from "../../errors.js";
 import type { ChunkRef, FileContent } from "../../content/content-store.js";
-import { hashAlgorithmFlags, hashAlgorithmOfFlags, joinHashString, splitHashString } from "./hash.js";
+import { decodeHashInto, hashAlgorithmFlags, hashAlgorithmOfFlags, joinHashString, splitHashString } from "./hash.js";
 import type { Md5Key } from "./md5-path.js";
 import { parseXattrs, serializeXattrs } from "./xattr-blob.js";
 
@@ -67,75 +67,119 @@ export function packHardlinks(linkcount: number, group = 0): number {
 }
 
 /** Flags and hash column of a regular file's content: plain (4) or chunked (68), algorithm bits. */
-export function fileFlagsAndHash(content: FileContent): { flags: number; hash: Buffer | null } {
+function fileFlagsAndHash(content: FileContent, out: unknown[], hashAt: number, digest: Buffer | undefined): number {
   if (content.chunks !== undefined && content.chunks.length >= 2) {
     const first = content.chunks[0] as ChunkRef;
-    return { flags: Flag.File | Flag.Chunked | hashAlgorithmFlags(splitHashString(first.hash).algorithm), hash: null };
+    out[hashAt] = null;
+    return Flag.File | Flag.Chunked | hashAlgorithmFlags(splitHashString(first.hash).algorithm);
   }
   if (content.hash === null) throw new CatalogError("a regular file without content hash or chunks");
-  const { digest, algorithm } = splitHashString(content.hash);
-  return { flags: Flag.File | hashAlgorithmFlags(algorithm), hash: digest };
+  if (digest !== undefined) {
+    out[hashAt] = digest;
+    return Flag.File | hashAlgorithmFlags(decodeHashInto(content.hash, digest));
+  }
+  const split = splitHashString(content.hash);
+  out[hashAt] = split.digest;
+  return Flag.File | hashAlgorithmFlags(split.algorithm);
 }
 
 function dirFlags(role: DirRole): number {
   return Flag.Dir | (role === "mountpoint" ? Flag.NestedMountpoint : role === "nestedRoot" ? Flag.NestedRoot : 0);
 }
 
+/** Positions of the columns in a row written by {@link writeRowColumns} (the `COLUMNS` order of db.ts). */
+export const Col = {
+  md5path1: 0, md5path2: 1, parent1: 2, parent2: 3, hardlinks: 4, hash: 5, size: 6, mode: 7,
+  mtime: 8, mtimens: 9, flags: 10, name: 11, symlink: 12, uid: 13, gid: 14, xattr: 15,
+} as const;
+
+/** Columns per row. */
+export const COLUMN_COUNT = 16;
+
 /**
- * The catalog row of one tree node. `subdirs` is the number of subdirectories of a directory
- * node (its linkcount is 2 + subdirs); `role` marks nested-catalog transition points. Hard-linked
- * files become independent rows with linkcount 1 and the shared content hash: the gateway merge
- * splits hardlink groups anyway, and group 0 keeps both publish paths identical.
- * (Built as one literal per row: this runs a million times per large image.)
+ * Writes every column of one tree node's row except the four key columns into `out[at + Col.*]`,
+ * where a batch of rows is bound from (no object per row: this runs a million times for a large
+ * image). `subdirs` is the number of subdirectories of a directory node (its linkcount is
+ * 2 + subdirs); `role` marks nested-catalog transition points. Hard-linked files become
+ * independent rows with linkcount 1 and the shared content hash: the gateway merge splits
+ * hardlink groups anyway, and group 0 keeps both publish paths identical. A file's digest goes
+ * into `digest` when given (a 20-byte buffer the caller reuses once the row is bound), else
+ * into a new buffer.
+ * @throws CatalogError for a file without content hash or chunks, or an invalid xattr list.
  */
+export function writeRowColumns(
+  node: TreeNode,
+  name: string,
+  subdirs: number,
+  role: DirRole,
+  out: unknown[],
+  at: number,
+  digest?: Buffer,
+): void {
+  let hardlinks = 1;
+  let size = 0;
+  let flags: number;
+  let symlink = "";
+  switch (node.type) {
+    case "dir":
+      hardlinks = packHardlinks(2 + subdirs);
+      size = DIR_SIZE;
+      flags = dirFlags(role);
+      out[at + Col.hash] = null;
+      break;
+    case "file":
+      flags = fileFlagsAndHash(node.content, out, at + Col.hash, digest);
+      size = node.content.size;
+      break;
+    case "symlink":
+      size = Buffer.byteLength(node.target, "utf8");
+      flags = Flag.File | Flag.Link;
+      symlink = node.target;
+      out[at + Col.hash] = null;
+      break;
+    default:
+      size = node.type === "char" || node.type === "block" ? makedev(node.devMajor, node.devMinor) : 0;
+      flags = Flag.File | Flag.Special;
+      out[at + Col.hash] = null;
+  }
+  out[at + Col.hardlinks] = hardlinks;
+  out[at + Col.size] = size;
+  out[at + Col.mode] = stMode(node);
+  out[at + Col.mtime] = node.mtime;
+  out[at + Col.mtimens] = node.mtimeNs ?? null;
+  out[at + Col.flags] = flags;
+  out[at + Col.name] = name;
+  out[at + Col.symlink] = symlink;
+  out[at + Col.uid] = node.uid;
+  out[at + Col.gid] = node.gid;
+  out[at + Col.xattr] = node.xattrs === undefined ? null : serializeXattrs(node.xattrs);
+}
+
+const scratch: unknown[] = new Array(COLUMN_COUNT);
+
+/** The catalog row of one tree node, as an object (see {@link writeRowColumns}). */
 export function catalogRow(
   node: TreeNode,
   name: string,
   keys: { md5path: Md5Key; parent: Md5Key },
   opts: { subdirs?: number; role?: DirRole } = {},
 ): CatalogRow {
-  let hardlinks = 1;
-  let hash: Buffer | null = null;
-  let size = 0;
-  let flags: number;
-  let symlink = "";
-  switch (node.type) {
-    case "dir":
-      hardlinks = packHardlinks(2 + (opts.subdirs ?? 0));
-      size = DIR_SIZE;
-      flags = dirFlags(opts.role ?? "plain");
-      break;
-    case "file": {
-      const fh = fileFlagsAndHash(node.content);
-      flags = fh.flags;
-      hash = fh.hash;
-      size = node.content.size;
-      break;
-    }
-    case "symlink":
-      size = Buffer.byteLength(node.target, "utf8");
-      flags = Flag.File | Flag.Link;
-      symlink = node.target;
-      break;
-    default:
-      size = node.type === "char" || node.type === "block" ? makedev(node.devMajor, node.devMinor) : 0;
-      flags = Flag.File | Flag.Special;
-  }
+  writeRowColumns(node, name, opts.subdirs ?? 0, opts.role ?? "plain", scratch, 0);
   return {
     md5path: keys.md5path,
     parent: keys.parent,
-    hardlinks,
-    hash,
-    size,
-    mode: stMode(node),
-    mtime: node.mtime,
-    mtimens: node.mtimeNs ?? null,
-    flags,
+    hardlinks: scratch[Col.hardlinks] as number,
+    hash: scratch[Col.hash] as Buffer | null,
+    size: scratch[Col.size] as number,
+    mode: scratch[Col.mode] as number,
+    mtime: scratch[Col.mtime] as number,
+    mtimens: scratch[Col.mtimens] as number | null,
+    flags: scratch[Col.flags] as number,
     name,
-    symlink,
-    uid: node.uid,
-    gid: node.gid,
-    xattr: node.xattrs === undefined ? null : serializeXattrs(node.xattrs),
+    symlink: scratch[Col.symlink] as string,
+    uid: scratch[Col.uid] as number,
+    gid: scratch[Col.gid] as number,
+    xattr: scratch[Col.xattr] as Buffer | null,
   };
 }
 

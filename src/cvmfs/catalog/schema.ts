@@ -52,16 +52,18 @@ export function createCatalogSchema(db: Database, options: { deferParentIndex?: 
  * integer and float binds end up in the TEXT column ("7", "2.5"); `undefined` deletes the key.
  */
 export function setProperties(db: Database, props: Record<string, string | number | undefined>): void {
-  const put = db.prepare("INSERT OR REPLACE INTO properties (key, value) VALUES (?, ?)");
-  const del = db.prepare("DELETE FROM properties WHERE key = ?");
-  for (const [key, value] of Object.entries(props)) {
-    if (value === undefined) del.run(key);
-    else put.run(key, String(value));
+  const entries = Object.entries(props);
+  const put = entries.filter((e): e is [string, string | number] => e[1] !== undefined);
+  const del = entries.filter((e) => e[1] === undefined);
+  // One statement for all the values: a freshly written catalog pays for each statement prepared.
+  if (put.length > 0) {
+    db.prepare(`INSERT OR REPLACE INTO properties (key, value) VALUES ${put.map(() => "(?, ?)").join(", ")}`).run(put.flatMap(([k, v]) => [k, String(v)]));
   }
+  if (del.length > 0) db.prepare(`DELETE FROM properties WHERE key IN (${del.map(() => "?").join(", ")})`).run(del.map(([k]) => k));
 }
 
-/** Writes all 24 statistics counters (replacing any present). */
+/** Writes all 24 statistics counters (replacing any present), in one statement. */
 export function writeStatistics(db: Database, counters: CatalogCounters): void {
-  const put = db.prepare("INSERT OR REPLACE INTO statistics (counter, value) VALUES (?, ?)");
-  for (const [name, value] of counterRows(counters)) put.run(name, value);
+  const rows = counterRows(counters);
+  db.prepare(`INSERT OR REPLACE INTO statistics (counter, value) VALUES ${rows.map(() => "(?, ?)").join(", ")}`).run(rows.flat());
 }

@@ -1,17 +1,16 @@
 import { CatalogError } from "../../errors.js";
 import { silentLogger, warn, type Logger } from "../../logger.js";
-import type { DirNode, FileNode, NodeMeta, TreeNode } from "../../tree/types.js";
-import type { ChunkRef, ContentStore } from "../../content/content-store.js";
-import { addCounterSet, countRow, counterTotals, zeroCounters, type CatalogCounters } from "./counters.js";
-import { CatalogDb, type NestedRow } from "./db.js";
-import { planAutoCatalogs } from "./partition.js";
-import { catalogRow, type CatalogRow } from "./row.js";
-import { baseName, catalogPath, md5PathKey, parentPath, type Md5Key } from "./md5-path.js";
+import type { DirNode, NodeMeta } from "../../tree/types.js";
+import type { ContentStore } from "../../content/content-store.js";
+import { CatalogBuilder, subdirCount, type MountedChild } from "./catalog-builder.js";
+import type { CatalogCounters } from "./counters.js";
+import { catalogPath } from "./md5-path.js";
+import { DEFAULT_LIMITS, planAutoCatalogs } from "./partition.js";
 
 /**
  * Writes an image tree as CVMFS file catalogs (cvmfs-formats.md §3 "Nested catalogs"): one
- * nested catalog rooted at the image directory, split further where a subtree would push a
- * catalog over `maxEntries` rows. Children are finished, stored and hashed before their parent,
+ * nested catalog rooted at the image directory, split further as {@link planAutoCatalogs}
+ * shapes it for lazy clients. Children are finished, stored and hashed before their parent,
  * so each parent's `nested_catalogs` row names the final child.
  */
 
@@ -29,9 +28,24 @@ export interface NestedCatalogRef {
   rootLinkcount: number;
 }
 
+/** One catalog as written, for callers that report on the shape (see `onCatalog`). */
+export interface WrittenCatalog {
+  /** Catalog path of its root directory (its `root_prefix`). */
+  path: string;
+  /** Rows of its `catalog` table. */
+  entries: number;
+  /** Size of the uncompressed SQLite file in bytes. */
+  size: number;
+  hash: string;
+}
+
 export interface WriteCatalogOptions {
-  /** Rows per catalog before a subtree is split off into its own catalog (default 200,000). */
+  /** Rows per catalog, the hard limit (default 200,000). */
   maxEntries?: number;
+  /** Rows a directory needs to be split off for the path budget (default 1,000). */
+  minEntries?: number;
+  /** Rows on the way from the image's top catalog to any entry (default 20,000). */
+  pathEntries?: number;
   /** Unused: catalogs are built in memory, each bounded by `maxEntries`. Kept for callers that pass it. */
   tmpDir?: string;
   /** Unix seconds for `last_modified` and the `.cvmfscatalog` markers (default: now). Fixes the output bytes. */
@@ -39,28 +53,31 @@ export interface WriteCatalogOptions {
   /** `revision` property of the new catalogs (default 1: created, then published once). */
   revision?: number;
   logger?: Logger;
+  /** Called once per catalog when it is stored, children before their parent. */
+  onCatalog?: (catalog: WrittenCatalog) => void;
 }
 
-export const DEFAULT_MAX_ENTRIES = 200_000;
-/** The file whose presence makes a directory a nested catalog root. */
-export const CATALOG_MARKER = ".cvmfscatalog";
+/**
+ * Serialized catalogs handed to the store and not yet stored: above this the next catalog
+ * waits, so a store slower than the builder holds memory to a bound. The store queues work of
+ * its own besides, so a little keeps its workers busy.
+ */
+const STORE_BACKLOG_BYTES = 16 * 1024 * 1024;
 
-/** Catalogs that may wait for the store while the next one is built. */
-const STORE_WINDOW = 2;
-
-interface WriteContext {
-  store: ContentStore;
-  splits: Set<DirNode>;
-  emptyHash: string;
-  mtime: number;
-  revision: number;
+/** A catalog root and the catalogs mounted in it. */
+interface CatalogSpec {
+  dir: DirNode;
+  path: string;
+  /** Indices of the catalogs mounted in it, which come before it in post-order. */
+  children: number[];
 }
 
 /**
  * Writes the catalogs of `root`, to be mounted at `mountpoint` (e.g. `/.images/ab/cdef…`), into
  * `store` (`putBuffer(bytes, "C")`), deepest first. Adds a `.cvmfscatalog` marker (an empty
  * file, whose object is stored too) to every catalog root that lacks one. The tree is not
- * modified. Returns the reference the parent catalog mounts.
+ * modified. A directory too big for any catalog is written anyway and reported through the
+ * logger (`catalog.oversized`). Returns the reference the parent catalog mounts.
  * @throws CatalogError for the repository root as mountpoint or an invalid row (xattrs too big).
  */
 export async function writeImageCatalogs(
@@ -71,22 +88,67 @@ export async function writeImageCatalogs(
 ): Promise<NestedCatalogRef> {
   const path = catalogPath(mountpoint);
   if (path === "") throw new CatalogError("an image catalog cannot be mounted at the repository root");
-  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  const plan = planAutoCatalogs(root, maxEntries);
-  for (const dir of plan.oversized) {
-    warn(opts.logger ?? silentLogger, "catalog.oversized", `a directory has more than ${maxEntries} entries of its own`, {
-      entries: dir.children.size,
-      mountpoint: path,
-    });
+  const maxEntries = opts.maxEntries ?? DEFAULT_LIMITS.maxEntries;
+  const plan = planAutoCatalogs(root, {
+    maxEntries,
+    minEntries: opts.minEntries ?? DEFAULT_LIMITS.minEntries,
+    pathEntries: opts.pathEntries ?? DEFAULT_LIMITS.pathEntries,
+  });
+  for (const big of plan.oversized) {
+    warn(
+      opts.logger ?? silentLogger,
+      "catalog.oversized",
+      `${path}${big.path} holds ${big.entries} entries of its own, more than the ${maxEntries} a catalog should hold: ` +
+        "nested catalogs cannot split one directory, so its catalog stays that large",
+      { path: `${path}${big.path}`, entries: big.entries, maxEntries },
+    );
   }
-  const ctx: WriteContext = {
-    store,
-    splits: plan.splits,
+  const builder = new CatalogBuilder({
     emptyHash: await store.putBuffer(new Uint8Array(0), ""),
     mtime: opts.mtime ?? Math.floor(Date.now() / 1000),
     revision: opts.revision ?? 1,
-  };
-  return writeCatalog(root, path, ctx);
+  });
+
+  const specs: CatalogSpec[] = [];
+  listCatalogs(root, path, plan.splits, specs);
+  const stored: Array<Promise<NestedCatalogRef>> = [];
+  const backlog: Array<{ done: Promise<unknown>; bytes: number }> = [];
+  let backlogBytes = 0;
+  for (const spec of specs) {
+    const mounted = new Map<DirNode, MountedChild>();
+    for (const c of spec.children) mounted.set((specs[c] as CatalogSpec).dir, await (stored[c] as Promise<NestedCatalogRef>));
+    // Building is synchronous; storing (compressing, hashing, writing) runs in the store's
+    // workers while the next catalog is built.
+    const built = builder.build(spec.dir, spec.path, mounted);
+    const { counters, entries } = built;
+    const size = built.bytes.length;
+    const { children: _children, type: _type, ...rootMeta } = spec.dir;
+    // Nothing below holds on to the bytes: once the store has copied them they are garbage, and
+    // a large image's tree is costly for the garbage collector to walk for them.
+    const done = store.putBuffer(built.bytes, "C").then((hash): NestedCatalogRef => {
+      opts.onCatalog?.({ path: spec.path, entries, size, hash });
+      return { hash, size, counters, rootMeta, rootLinkcount: 2 + subdirCount(spec.dir) };
+    });
+    done.catch(() => {}); // awaited below or by its parent; an early failure must not count as unhandled
+    stored.push(done);
+    backlog.push({ done, bytes: size });
+    backlogBytes += size;
+    while (backlogBytes > STORE_BACKLOG_BYTES) {
+      const oldest = backlog.shift() as { done: Promise<unknown>; bytes: number };
+      await oldest.done;
+      backlogBytes -= oldest.bytes;
+    }
+  }
+  await Promise.all(stored);
+  return stored[stored.length - 1] as Promise<NestedCatalogRef>;
+}
+
+/** Lists the catalog roots of the tree in post-order (each after those mounted in it); returns the index of `dir`'s. */
+function listCatalogs(dir: DirNode, path: string, splits: Set<DirNode>, out: CatalogSpec[]): number {
+  const nestedRoots: Array<[DirNode, string]> = [];
+  nestedRootsOf(dir, path, splits, nestedRoots);
+  const children = nestedRoots.map(([child, childPath]) => listCatalogs(child, childPath, splits, out));
+  return out.push({ dir, path, children }) - 1;
 }
 
 /** Split-off directories directly inside the catalog rooted at `dir` (not below another split). */
@@ -96,106 +158,5 @@ function nestedRootsOf(dir: DirNode, path: string, splits: Set<DirNode>, out: Ar
     const p = `${path}/${name}`;
     if (splits.has(child)) out.push([child, p]);
     else nestedRootsOf(child, p, splits, out);
-  }
-}
-
-function cmpKey(a: Md5Key, b: Md5Key): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
-}
-
-function subdirCount(dir: DirNode): number {
-  let n = 0;
-  for (const c of dir.children.values()) if (c.type === "dir") n++;
-  return n;
-}
-
-function markerNode(dir: DirNode, ctx: WriteContext): FileNode {
-  return {
-    type: "file",
-    mode: 0o644,
-    uid: dir.uid,
-    gid: dir.gid,
-    mtime: ctx.mtime,
-    mtimeNs: 0,
-    content: { size: 0, hash: ctx.emptyHash },
-    inode: -1,
-  };
-}
-
-async function writeCatalog(dir: DirNode, path: string, ctx: WriteContext): Promise<NestedCatalogRef> {
-  const nestedRoots: Array<[DirNode, string]> = [];
-  nestedRootsOf(dir, path, ctx.splits, nestedRoots);
-  const childRefs = new Map<DirNode, NestedCatalogRef>();
-  // A child is built while the one before it is still being compressed and stored: a small
-  // window keeps both cores busy without holding many serialized catalogs at once.
-  const inFlight: Array<Promise<void>> = [];
-  for (const [child, childPath] of nestedRoots) {
-    const done = writeCatalog(child, childPath, ctx).then((ref) => void childRefs.set(child, ref));
-    done.catch(() => {}); // awaited below; an early failure must not count as unhandled
-    inFlight.push(done);
-    if (inFlight.length > STORE_WINDOW) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-
-  const counters = zeroCounters();
-  const rows: CatalogRow[] = [];
-  const chunked: Array<[Md5Key, readonly ChunkRef[]]> = [];
-  const nestedRows: NestedRow[] = [];
-  const add = (row: CatalogRow, node: TreeNode): void => {
-    rows.push(row);
-    countRow(counters.self, row.flags, row.size, row.xattr !== null);
-    if (node.type === "file" && row.hash === null && node.content.chunks) {
-      chunked.push([row.md5path, node.content.chunks]);
-      counters.self.chunks += node.content.chunks.length;
-    }
-  };
-  const key = md5PathKey(path);
-  add(catalogRow(dir, baseName(path), { md5path: key, parent: md5PathKey(parentPath(path)) }, { subdirs: subdirCount(dir), role: "nestedRoot" }), dir);
-  if (!dir.children.has(CATALOG_MARKER)) {
-    const marker = markerNode(dir, ctx);
-    add(catalogRow(marker, CATALOG_MARKER, { md5path: md5PathKey(`${path}/${CATALOG_MARKER}`), parent: key }), marker);
-  }
-  const fill = (d: DirNode, dPath: string, dKey: Md5Key): void => {
-    for (const name of [...d.children.keys()].sort()) {
-      const child = d.children.get(name) as TreeNode;
-      const cPath = `${dPath}/${name}`;
-      const cKey = md5PathKey(cPath);
-      const keys = { md5path: cKey, parent: dKey };
-      if (child.type !== "dir") {
-        add(catalogRow(child, name, keys), child);
-        continue;
-      }
-      const ref = childRefs.get(child);
-      add(catalogRow(child, name, keys, { subdirs: subdirCount(child), role: ref ? "mountpoint" : "plain" }), child);
-      if (ref) {
-        nestedRows.push({ path: cPath, hash: ref.hash, size: ref.size });
-        counters.self.nested++;
-        addCounterSet(counters.subtree, counterTotals(ref.counters));
-      } else {
-        fill(child, cPath, cKey);
-      }
-    }
-  };
-  fill(dir, path, key);
-  // Inserting in primary-key order appends to the key index instead of splitting its pages at
-  // random: faster, and the file comes out smaller (full pages) for every client to download.
-  rows.sort((a, b) => cmpKey(a.md5path, b.md5path));
-
-  const db = CatalogDb.create({ deferParentIndex: true });
-  try {
-    db.transaction(() => {
-      db.insertRows(rows);
-      for (const [k, chunks] of chunked) db.insertChunks(k, chunks);
-      for (const n of nestedRows) db.putNested(n);
-      db.setProperties({ revision: ctx.revision, last_modified: ctx.mtime, root_prefix: path });
-      db.writeCounters(counters);
-    });
-    const bytes = db.serialize();
-    db.close();
-    const hash = await ctx.store.putBuffer(bytes, "C");
-    const { children: _children, type: _type, ...rootMeta } = dir;
-    return { hash, size: bytes.length, counters, rootMeta, rootLinkcount: 2 + subdirCount(dir) };
-  } finally {
-    db.close();
   }
 }

@@ -4,6 +4,7 @@ import type { ObjectTarget, StoredObject } from "./object-target.js";
 import { COMPRESS_WORKER_SOURCE } from "./compress-worker-source.js";
 import type { HashAlgorithm, ObjectSuffix } from "../../content/content-store.js";
 import { HASH_ALGORITHM_IDS, nodeHashName } from "./hash.js";
+import { debrisPrefix } from "../../debris.js";
 
 /**
  * One worker of the compress pool and the batch being filled for it: ops and content bytes are
@@ -87,7 +88,8 @@ export class Lane {
 
   private spawn(): Worker {
     // No inherited execArgv: loaders such as tsx or `--input-type` have nothing to do here.
-    const w = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, execArgv: [] });
+    // Temp files get debris names (debris.ts), so the next run can sweep them should this process die.
+    const w = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, execArgv: [], workerData: { tmpPrefix: debrisPrefix("obj") } });
     w.on("message", (m: Reply) => this.onReply(m));
     w.on("error", (err) => this.onDeath(w, err));
     w.on("exit", (code) => this.onDeath(w, new InternalError(`compress worker exited with code ${code}`)));

@@ -27,7 +27,7 @@ export const COMPRESS_WORKER_SOURCE = String.raw`
 "use strict";
 // getBuiltinModule works whether the eval'd source is taken as a script or as a module.
 const load = typeof process.getBuiltinModule === "function" ? process.getBuiltinModule : require;
-const { parentPort, threadId } = load("node:worker_threads");
+const { parentPort, threadId, workerData } = load("node:worker_threads");
 const zlib = load("node:zlib");
 const crypto = load("node:crypto");
 const fs = load("node:fs");
@@ -42,7 +42,8 @@ const Z_NO_FLUSH = zlib.constants.Z_NO_FLUSH;
 const Z_FINISH = zlib.constants.Z_FINISH;
 const EMPTY = Buffer.alloc(0);
 const oneShot = typeof crypto.hash === "function";
-const tmpPrefix = process.pid + "-" + threadId + "-" + crypto.randomBytes(4).toString("hex") + "-";
+// "<what>.<pid>.<host tag>." from the pool (debris.ts), then this worker's own unique part.
+const tmpPrefix = (workerData && workerData.tmpPrefix || "obj." + process.pid + ".00000000.") + threadId + "-" + crypto.randomBytes(4).toString("hex") + "-";
 let tmpSeq = 0;
 const free = [];
 const objects = new Map();

@@ -2,7 +2,7 @@ import { createReadStream } from "node:fs";
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { DigestMismatchError, RepositoryError } from "../../errors.js";
+import { DigestMismatchError, describeError, RepositoryError } from "../../errors.js";
 import { Xor32Chunker, DEFAULT_CHUNKING, validateChunking, type ChunkingOptions } from "./chunker.js";
 import { CompressPool } from "./compress-pool.js";
 import type { ObjectTarget, StoredObject } from "./object-target.js";
@@ -62,9 +62,18 @@ export class LocalContentStore implements ContentStore {
     const dirs = Array.from({ length: 256 }, (_, i) => join(rootDir, "data", i.toString(16).padStart(2, "0")));
     dirs.push(join(rootDir, "data", "txn"));
     try {
-      await Promise.all(dirs.map((d) => mkdir(d, { recursive: true })));
+      // data/ first, then its children one level each: a recursive mkdir reports a full disk
+      // (ENOSPC) as ENOENT, which would hide the cause.
+      await mkdir(join(rootDir, "data"), { recursive: true });
+      await Promise.all(
+        dirs.map((d) =>
+          mkdir(d).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== "EEXIST") throw err;
+          }),
+        ),
+      );
     } catch (cause) {
-      throw new RepositoryError(`create content store ${rootDir}`, { cause });
+      throw new RepositoryError(`create content store ${rootDir}: ${describeError(cause)}`, { cause });
     }
     return new LocalContentStore(rootDir, opts);
   }

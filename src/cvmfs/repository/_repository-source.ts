@@ -2,7 +2,8 @@ import { open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Agent, request } from "undici";
-import { RepositoryError } from "../../errors.js";
+import { describeError, RepositoryError } from "../../errors.js";
+import { connectionFailure, withRetries } from "../../retry.js";
 
 /**
  * Where a repository's files come from: a stratum 0 directory or an HTTP base URL (the
@@ -49,17 +50,41 @@ function dirSource(dir: string): RepositorySource {
   };
 }
 
+/** Answers worth another try: a proxy or server busy or restarting. */
+const TRANSIENT_STATUS = new Set([429, 502, 503, 504]);
+
 function httpSource(base: string): RepositorySource {
   const root = base.replace(/\/+$/, "");
   // One keep-alive pool per reader: catalogs and objects come in long runs of small requests.
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 8 });
-  async function get(rel: string) {
+  const transient = new WeakSet<Error>();
+  /**
+   * A GET is safe to repeat: every connection failure and busy answer is retried with the
+   * shared backoff (a stratum 0 restarting for a second or two is ridden out), and the error
+   * after the last try names the URL, the cause and the number of tries.
+   */
+  async function retried<T>(rel: string, once: (url: string) => Promise<T>): Promise<T> {
     const url = `${root}/${rel}`;
+    let tries = 0;
+    try {
+      return await withRetries(
+        (n) => {
+          tries = n;
+          return once(url);
+        },
+        { retryable: (err) => connectionFailure(err) !== undefined || (err instanceof Error && transient.has(err)) },
+      );
+    } catch (err) {
+      if (tries <= 1 || !(err instanceof RepositoryError)) throw err;
+      throw new RepositoryError(`${err.message} (gave up after ${tries} tries)`, { cause: err.cause });
+    }
+  }
+  async function get(url: string) {
     let res;
     try {
       res = await request(url, { dispatcher: agent, method: "GET" });
     } catch (cause) {
-      throw new RepositoryError(`GET ${url}: ${(cause as Error).message}`, { cause });
+      throw new RepositoryError(`GET ${url}: ${describeError(cause)}`, { cause });
     }
     if (res.statusCode === 404) {
       await res.body.dump();
@@ -67,20 +92,27 @@ function httpSource(base: string): RepositorySource {
     }
     if (res.statusCode !== 200) {
       await res.body.dump();
-      throw new RepositoryError(`GET ${url}: HTTP ${res.statusCode}`);
+      const err = new RepositoryError(`GET ${url}: HTTP ${res.statusCode}`);
+      if (TRANSIENT_STATUS.has(res.statusCode)) transient.add(err);
+      throw err;
     }
     return res.body;
   }
   return {
     description: root,
-    async getBytes(rel) {
-      const body = await get(rel);
-      return body === null ? null : Buffer.from(await body.arrayBuffer());
-    },
-    getStream: get,
+    getBytes: (rel) =>
+      retried(rel, async (url) => {
+        const body = await get(url);
+        if (body === null) return null;
+        try {
+          return Buffer.from(await body.arrayBuffer());
+        } catch (cause) {
+          throw new RepositoryError(`GET ${url}: ${describeError(cause)}`, { cause });
+        }
+      }),
+    getStream: (rel) => retried(rel, get),
     async close() {
       await agent.close();
     },
   };
 }
-

@@ -1,11 +1,11 @@
-import { randomBytes } from "node:crypto";
 import { link, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HashAlgorithm } from "../../content/content-store.js";
+import { debrisName } from "../../debris.js";
 import { hashBytes } from "../objects/hash.js";
 import type { RepositoryKeys } from "./keys.js";
 import { formatManifest, type Manifest } from "./manifest.js";
-import { addReflogRefs, createReflog, type ReflogType } from "./reflog.js";
+import { addReflogRefs, createReflog, removeReflogRefs, type ReflogType } from "./reflog.js";
 import { signManifestBody } from "./signing.js";
 import { certificateFingerprint, createWhitelist, parseWhitelist } from "./whitelist.js";
 
@@ -25,11 +25,11 @@ export const REFLOG_BACKUP = "data/txn/reflog.prev";
 /** Re-sign the whitelist when fewer days than this remain (it is signed for 30). */
 const WHITELIST_RESIGN_DAYS = 7;
 
-/** A fresh temp path in `data/txn`. */
+/** A fresh temp path in `data/txn`, named so the next run can sweep it should this process die (debris.ts). */
 export async function txnPath(dir: string, what: string): Promise<string> {
   const txn = join(dir, "data", "txn");
   await mkdir(txn, { recursive: true });
-  return join(txn, `${what}.${process.pid}.${randomBytes(6).toString("hex")}`);
+  return join(txn, debrisName(what));
 }
 
 /** Write to `data/txn`, fsync, run `beforeRename` (a fault point), then rename over `path`. */
@@ -57,14 +57,15 @@ export interface StagedReflog {
   hash: string;
 }
 
-/** Copy the live reflog (or start one) under `data/txn` and add `refs`; the live file is untouched. */
-export async function stageReflog(ctx: RepoFilesContext, refs: { hash: string; type: ReflogType }[], now: Date): Promise<StagedReflog> {
+/** Copy the live reflog (or start one) under `data/txn`, remove `drop` and add `refs`; the live file is untouched. */
+export async function stageReflog(ctx: RepoFilesContext, refs: { hash: string; type: ReflogType }[], now: Date, drop: ReadonlySet<string> = new Set()): Promise<StagedReflog> {
   const live = join(ctx.dir, ".cvmfsreflog");
   const path = await txnPath(ctx.dir, "reflog");
   try {
     const old = await readFile(live).catch(() => null);
     if (old) await writeFile(path, old);
     else createReflog(path, ctx.fqrn);
+    if (drop.size > 0) removeReflogRefs(path, drop);
     addReflogRefs(path, refs, now);
     return { path, hash: hashBytes(await readFile(path), ctx.hashAlgorithm) };
   } catch (err) {

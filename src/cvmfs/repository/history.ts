@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { RepositoryError } from "../../errors.js";
+import { describeError, RepositoryError } from "../../errors.js";
 
 /**
  * The history database (object suffix `H`, cvmfs-formats.md §4): schema 1.0 revision 3 with the
@@ -69,7 +69,36 @@ export function addHistoryTag(file: string, tag: HistoryTag, previousRevision?: 
       }
     })();
   } catch (cause) {
-    throw new RepositoryError(`add tag ${tag.name} to history`, { cause });
+    throw new RepositoryError(`add tag ${tag.name} to history: ${describeError(cause)}`, { cause });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * What `cvmfs_swissknife check` finds wrong with a history database (swissknife_check.cc,
+ * `InspectHistory`), one line each: a branch name it would not accept, a tag on a branch that
+ * does not exist or older than its branch's initial revision, and branches no tag uses ("unused,
+ * dangling branches stored"; so an empty history, whose default branch has no tag, fails).
+ */
+export function inspectHistory(file: string): string[] {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const branches = db.prepare("SELECT branch, initial_revision FROM branches").all() as { branch: string; initial_revision: number }[];
+    const tags = db.prepare("SELECT name, revision, branch FROM tags").all() as { name: string; revision: number; branch: string }[];
+    const problems: string[] = [];
+    const initial = new Map(branches.map((b) => [b.branch, b.initial_revision]));
+    // cvmfs's BranchSanitizer: letters, digits and `-_.@/` (the default branch is "").
+    for (const b of branches) if (!/^[A-Za-z0-9_.@/-]*$/.test(b.branch)) problems.push(`invalid branch name "${b.branch}"`);
+    const used = new Set<string>();
+    for (const t of tags) {
+      used.add(t.branch);
+      const from = initial.get(t.branch);
+      if (from === undefined) problems.push(`invalid branch "${t.branch}" in tag ${t.name}`);
+      else if (t.revision < from) problems.push(`invalid revision ${t.revision} of tag ${t.name}`);
+    }
+    if (used.size !== branches.length) problems.push("unused, dangling branches stored");
+    return problems;
   } finally {
     db.close();
   }

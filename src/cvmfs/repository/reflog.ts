@@ -54,6 +54,19 @@ export function addReflogRefs(file: string, refs: { hash: string; type: ReflogTy
   }
 }
 
+/** Remove references by hash (of objects garbage collection deletes). */
+export function removeReflogRefs(file: string, hashes: Iterable<string>): void {
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    const del = db.prepare("DELETE FROM refs WHERE hash = ?");
+    db.transaction(() => {
+      for (const h of hashes) del.run(h);
+    })();
+  } finally {
+    db.close();
+  }
+}
+
 /** All references, oldest first. */
 export function readReflog(file: string): ReflogRef[] {
   const db = new Database(file, { readonly: true, fileMustExist: true });

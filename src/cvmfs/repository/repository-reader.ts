@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { RepositoryError, SignatureError, SizeMismatchError } from "../../errors.js";
 import type { ObjectSuffix } from "../../content/content-store.js";
+import type { NestedRow } from "../catalog/db.js";
 import type { CatalogLoader } from "../catalog/editor.js";
 import { openCatalog, type CatalogReader } from "../catalog/reader.js";
 import type { CatalogEntry } from "../catalog/row.js";
@@ -15,6 +16,7 @@ import { parseManifest, ROOT_PATH_MD5, type Manifest } from "./manifest.js";
 import { verifyManifestLetter } from "./signing.js";
 import { verifyWhitelist } from "./whitelist.js";
 import { catalogPath } from "../catalog/md5-path.js";
+import { debrisPrefix } from "../../debris.js";
 
 /** A catalog entry together with its repository path (`""` for the root). */
 export type RepositoryEntry = CatalogEntry & { path: string };
@@ -40,6 +42,7 @@ export interface RepositoryReaderOptions {
 export class RepositoryReader {
   private readonly catalogFiles = new Map<string, Promise<string>>();
   private readonly views = new Map<string, CatalogReader>();
+  private readonly nestedRows = new Map<string, Map<string, NestedRow>>();
   private tmp: Promise<string> | null = null;
 
   private constructor(
@@ -82,7 +85,7 @@ export class RepositoryReader {
   };
 
   private async loadCatalog(hash: string): Promise<string> {
-    this.tmp ??= mkdtemp(join(this.opts.tmpDir ?? tmpdir(), "cvmfs-catalogs-"));
+    this.tmp ??= mkdtemp(join(this.opts.tmpDir ?? tmpdir(), debrisPrefix("cvmfs-catalogs")));
     const dir = await this.tmp;
     const bytes = inflateObject(await this.fetchObject(hash, "C"), `catalog ${hash}`);
     const file = join(dir, `${hash}.sqlite`);
@@ -100,18 +103,37 @@ export class RepositoryReader {
     return v;
   }
 
-  /** The catalog holding `path` (the deepest nested catalog whose mountpoint is `path` or above it). */
+  /**
+   * The catalog holding `path` (the deepest nested catalog whose mountpoint is `path` or above it).
+   * Each hop checks the ancestors of `path` below the current mountpoint against that catalog's
+   * nested rows, kept by path: a lookup costs the path's depth, not the number of nested catalogs
+   * (a repository's images root mounts thousands).
+   */
   async catalogFor(path: string): Promise<{ view: CatalogReader; hash: string; mountpoint: string }> {
     const p = catalogPath(path);
     let hash = this.manifest.catalogHash;
     let mountpoint = "";
     for (;;) {
       const view = await this.catalog(hash);
-      const next = view.nested().find((n) => p === n.path || p.startsWith(`${n.path}/`));
+      const nested = this.nestedByPath(hash, view);
+      let next: NestedRow | undefined;
+      for (let at = p.indexOf("/", mountpoint.length + 1); next === undefined; at = p.indexOf("/", at + 1)) {
+        next = nested.get(at < 0 ? p : p.slice(0, at));
+        if (at < 0) break;
+      }
       if (!next) return { view, hash, mountpoint };
       hash = next.hash;
       mountpoint = next.path;
     }
+  }
+
+  private nestedByPath(hash: string, view: CatalogReader): ReadonlyMap<string, NestedRow> {
+    let rows = this.nestedRows.get(hash);
+    if (!rows) {
+      rows = new Map(view.nested().map((n) => [n.path, n]));
+      this.nestedRows.set(hash, rows);
+    }
+    return rows;
   }
 
   /** The entry at `path`, or null. A nested mountpoint resolves to the child catalog's root entry. */
@@ -190,6 +212,7 @@ export class RepositoryReader {
   async close(): Promise<void> {
     for (const v of this.views.values()) v.close();
     this.views.clear();
+    this.nestedRows.clear();
     if (this.tmp) await rm(await this.tmp, { recursive: true, force: true });
     this.tmp = null;
     await this.source.close();

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { RepositoryError } from "../../errors.js";
+import { debrisPrefix, sweepDebris, sweepTempDirOnce } from "../../debris.js";
+import { ConflictError, describeError, RepositoryError, ToolError } from "../../errors.js";
 import { info, silentLogger, type Logger } from "../../logger.js";
 import type { HashAlgorithm } from "../../content/content-store.js";
 import type { LocalContentStore } from "../objects/local-content-store.js";
@@ -10,9 +11,10 @@ import { parseHashString } from "../objects/hash.js";
 import { addHistoryTag, createHistory, genericTagName, type HistoryTag } from "./history.js";
 import { loadOrCreateKeys, type RepositoryKeys } from "./keys.js";
 import { DEFAULT_TTL, parseManifest, ROOT_PATH_MD5, type Manifest } from "./manifest.js";
+import type { ReflogType } from "./reflog.js";
 import { splitLetter, verifyWhitelistLetter } from "./signing.js";
 import { fetchVerifiedObject, inflateObject } from "./_object-fetch.js";
-import { acquireLock, type LockHandle } from "./_publish-lock.js";
+import { acquireLock, type LockHandle } from "../../lock-file.js";
 import { openSource, type RepositorySource } from "./_repository-source.js";
 import { createStratum0Store, emptyRootCatalog } from "./_stratum0-parts.js";
 import {
@@ -21,6 +23,7 @@ import {
   refreshWhitelist,
   commitReflog,
   stageReflog,
+  type StagedReflog,
   restoreReflog,
   txnPath,
   writeManifest,
@@ -55,6 +58,16 @@ export interface PublishOptions {
   revision?: number;
   /** Refuse to publish unless the published root is still this one (optimistic concurrency). */
   baseRootHash?: string;
+}
+
+/** What {@link Stratum0.resign} changes: history (`H`, in the store; none when undefined), reflog, `G`. */
+export interface ResignOptions {
+  /** Refuse unless the published root is still this one (the caller planned against it). */
+  baseRootHash: string;
+  historyHash: string | undefined;
+  /** Hashes to remove from the reflog: objects about to be deleted. */
+  dropRefs: ReadonlySet<string>;
+  garbageCollectable: boolean;
 }
 
 const LOCK_FILE = ".cvmfs_publish.lock";
@@ -99,9 +112,14 @@ export class Stratum0 {
    */
   static async openOrCreate(dir: string, opts: Stratum0Options): Promise<Stratum0> {
     const keys = await loadOrCreateKeys(opts.keysDir, opts.fqrn);
+    const existed = await stat(dir).then(() => true, () => false);
     await mkdir(dir, { recursive: true });
-    const lock = await acquireLock(join(dir, LOCK_FILE), { timeoutMs: opts.lockTimeoutMs });
+    const lock = await acquireLock(join(dir, LOCK_FILE), { timeoutMs: opts.lockTimeoutMs, logger: opts.logger }).catch(async (err: unknown) => {
+      if (!existed) await rm(dir, { recursive: true, force: true });
+      throw err;
+    });
     try {
+      await sweepLeftovers(dir, opts.logger ?? silentLogger);
       const bytes = await readFile(join(dir, ".cvmfspublished")).catch(() => null);
       if (bytes === null) {
         // Never scatter a repository over an unrelated directory (a mistyped --stratum0).
@@ -109,11 +127,21 @@ export class Stratum0 {
         if (foreign.length > 0) {
           throw new RepositoryError(`${dir} is neither a stratum 0 nor empty (it holds ${foreign.slice(0, 3).join(", ")})`);
         }
-        const algo = opts.hashAlgorithm ?? "sha1";
-        const store = await createStratum0Store(dir, algo);
-        const s0 = new Stratum0(dir, opts.fqrn, algo, store, keys, placeholderManifest(), opts);
-        s0.current = await s0.create();
-        return s0;
+        const before = new Set(await readdir(dir));
+        let s0: Stratum0 | undefined;
+        try {
+          const algo = opts.hashAlgorithm ?? "sha1";
+          const store = await createStratum0Store(dir, algo);
+          s0 = new Stratum0(dir, opts.fqrn, algo, store, keys, placeholderManifest(), opts);
+          s0.current = await failsAs(`create repository ${opts.fqrn} in ${dir}`, s0.create());
+          return s0;
+        } catch (err) {
+          // Created whole or not at all: a failed creation takes back what it made.
+          await s0?.close();
+          if (!existed) await rm(dir, { recursive: true, force: true });
+          else for (const n of await readdir(dir)) if (!before.has(n) && n !== LOCK_FILE) await rm(join(dir, n), { recursive: true, force: true });
+          throw err;
+        }
       }
       const { manifest } = parseManifest(bytes);
       if (manifest.fqrn !== opts.fqrn) {
@@ -148,7 +176,7 @@ export class Stratum0 {
     let p = this.catalogs.get(hash);
     if (!p) {
       p = (async () => {
-        this.tmp ??= mkdtemp(join(tmpdir(), "cvmfs-s0-catalogs-"));
+        this.tmp ??= mkdtemp(join(tmpdir(), debrisPrefix("cvmfs-s0-catalogs")));
         const file = join(await this.tmp, `${hash}.sqlite`);
         await writeFile(file, inflateObject(await fetchVerifiedObject(this.source, hash, "C"), `catalog ${hash}`));
         return file;
@@ -161,7 +189,7 @@ export class Stratum0 {
 
   /** Run `fn` holding the publish lock (re-entrant within this instance), e.g. build catalogs + publish. */
   async withLock<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.lockDepth === 0) this.lock = await acquireLock(join(this.dir, LOCK_FILE), { timeoutMs: this.opts.lockTimeoutMs });
+    if (this.lockDepth === 0) this.lock = await acquireLock(join(this.dir, LOCK_FILE), { timeoutMs: this.opts.lockTimeoutMs, logger: this.logger });
     this.lockDepth++;
     try {
       return await fn();
@@ -179,11 +207,11 @@ export class Stratum0 {
    * must be newer than the published one. Returns the new manifest.
    */
   publish(p: PublishOptions): Promise<Manifest> {
-    return this.withLock(async () => {
+    return failsAs(`publish to ${this.dir}`, this.withLock(async () => {
       const bytes = await readFile(join(this.dir, ".cvmfspublished"));
       const current = parseManifest(bytes).manifest;
       if (p.baseRootHash !== undefined && p.baseRootHash !== current.catalogHash) {
-        throw new RepositoryError(`publish conflict: the published root is ${current.catalogHash}, not ${p.baseRootHash}`);
+        throw new ConflictError(`publish conflict: the published root is ${current.catalogHash}, not ${p.baseRootHash}`);
       }
       if (!(await this.store.has(p.rootHash, "C"))) throw new RepositoryError(`root catalog ${p.rootHash}C is not in the store`);
       const reader = openCatalog(await this.catalogLoader(p.rootHash));
@@ -218,40 +246,45 @@ export class Stratum0 {
         { hash: certificateHash, type: "certificate" },
         { hash: historyHash, type: "history" },
       ], now);
-      let reflogLive = false;
-      try {
-        await this.fault("reflog");
-        await refreshWhitelist(this, now, false);
-        await this.fault("whitelist");
-        const next: Manifest = {
-          ...current,
-          catalogHash: p.rootHash,
-          catalogSize: p.rootSize,
-          ttl: props.TTL !== undefined ? Number(props.TTL) : DEFAULT_TTL,
-          revision,
-          fqrn: this.fqrn,
-          certificateHash,
-          historyHash,
-          publishTimestamp: ts,
-          reflogHash: reflog.hash,
-        };
-        await writeManifest(this, next, async () => {
-          await this.fault("manifest");
-          await commitReflog(this, reflog);
-          reflogLive = true;
-        });
-        this.current = next;
-      } catch (err) {
-        if (reflogLive) await restoreReflog(this.dir);
-        throw err;
-      } finally {
-        await rm(reflog.path, { force: true });
-      }
-      await rm(join(this.dir, REFLOG_BACKUP), { force: true });
+      await this.install(reflog, now, {
+        ...current,
+        catalogHash: p.rootHash,
+        catalogSize: p.rootSize,
+        ttl: props.TTL !== undefined ? Number(props.TTL) : DEFAULT_TTL,
+        revision,
+        fqrn: this.fqrn,
+        certificateHash,
+        historyHash,
+        publishTimestamp: ts,
+        reflogHash: reflog.hash,
+      });
       info(this.logger, "stratum0.publish", `published revision ${revision} of ${this.fqrn}`, {
         revision,
         rootHash: p.rootHash,
       });
+      return this.manifest();
+    }));
+  }
+
+  /**
+   * Re-sign the published revision with another history and a pruned reflog (garbage collection,
+   * before it deletes anything): root catalog, revision and `T` stay. Installed as a publish is,
+   * so a crash leaves the old or the new manifest whole. Returns the new manifest.
+   */
+  resign(p: ResignOptions): Promise<Manifest> {
+    return this.withLock(async () => {
+      const current = parseManifest(await readFile(join(this.dir, ".cvmfspublished"))).manifest;
+      if (p.baseRootHash !== current.catalogHash) throw new RepositoryError(`resign conflict: the published root is ${current.catalogHash}, not ${p.baseRootHash}`);
+      if (p.historyHash && !(await this.store.has(p.historyHash, "H"))) throw new RepositoryError(`history ${p.historyHash}H is not in the store`);
+      const now = this.now();
+      const certificateHash = await this.store.putBuffer(Buffer.from(this.keys.certificatePem), "X");
+      const refs: { hash: string; type: ReflogType }[] = [{ hash: current.catalogHash, type: "catalog" }, { hash: certificateHash, type: "certificate" }];
+      if (p.historyHash) refs.push({ hash: p.historyHash, type: "history" });
+      if (current.metainfoHash) refs.push({ hash: current.metainfoHash, type: "metainfo" });
+      const reflog = await stageReflog(this, refs, now, p.dropRefs);
+      const next: Manifest = { ...current, fqrn: this.fqrn, certificateHash, historyHash: p.historyHash, garbageCollectable: p.garbageCollectable, reflogHash: reflog.hash };
+      await this.install(reflog, now, next);
+      info(this.logger, "stratum0.resign", `re-signed revision ${current.revision} of ${this.fqrn}`, { revision: current.revision });
       return this.manifest();
     });
   }
@@ -264,6 +297,28 @@ export class Stratum0 {
     await this.source.close();
   }
 
+  /** Whitelist when due, then the staged reflog and the signed manifest by rename; the reflog is put back on failure. */
+  private async install(reflog: StagedReflog, now: Date, next: Manifest): Promise<void> {
+    let reflogLive = false;
+    try {
+      await this.fault("reflog");
+      await refreshWhitelist(this, now, false);
+      await this.fault("whitelist");
+      await writeManifest(this, next, async () => {
+        await this.fault("manifest");
+        await commitReflog(this, reflog);
+        reflogLive = true;
+      });
+      this.current = next;
+    } catch (err) {
+      if (reflogLive) await restoreReflog(this.dir);
+      throw err;
+    } finally {
+      await rm(reflog.path, { force: true });
+    }
+    await rm(join(this.dir, REFLOG_BACKUP), { force: true });
+  }
+
   private async fault(step: PublishStep): Promise<void> {
     await this.opts.faultHook?.(step);
   }
@@ -273,7 +328,18 @@ export class Stratum0 {
     const ts = Math.floor(now.getTime() / 1000);
     const certificateHash = await this.store.putBuffer(Buffer.from(this.keys.certificatePem), "X");
     const root = await emptyRootCatalog(this.store, this.catalogLoader, ts);
-    const historyHash = await this.nextHistory(undefined, null);
+    // Every branch of a history needs a tag, or `cvmfs_swissknife check` reports "unused, dangling
+    // branches stored": tag revision 0 on the default branch, as mkfs's initial commit leaves it.
+    const historyHash = await this.nextHistory(undefined, {
+      name: genericTagName(now),
+      hash: root.hash,
+      revision: 0,
+      timestamp: ts,
+      channel: 0,
+      description: "empty repository",
+      size: root.size,
+      branch: "",
+    });
     await rm(join(this.dir, ".cvmfsreflog"), { force: true });
     const reflog = await stageReflog(this, [
       { hash: root.hash, type: "catalog" },
@@ -305,13 +371,16 @@ export class Stratum0 {
   }
 
   /** A new history object: the previous one plus `tag` (or a fresh empty history). */
-  private async nextHistory(previous: string | undefined, tag: HistoryTag | null): Promise<string> {
+  private async nextHistory(previous: string | undefined, tag: HistoryTag): Promise<string> {
     const file = await txnPath(this.dir, "history");
     try {
       if (previous) await writeFile(file, inflateObject(await fetchVerifiedObject(this.source, previous, "H"), "history"));
       else createHistory(file, this.fqrn);
-      if (tag) addHistoryTag(file, tag, previous);
+      addHistoryTag(file, tag, previous);
       return await this.store.putBuffer(await readFile(file), "H");
+    } catch (err) {
+      if (err instanceof ToolError) throw err;
+      throw new RepositoryError(`write history of ${this.fqrn} in ${file}: ${describeError(err)}`, { cause: err });
     } finally {
       await rm(file, { force: true });
     }
@@ -331,4 +400,31 @@ export class Stratum0 {
 
 function placeholderManifest(): Manifest {
   return { catalogHash: "", catalogSize: 0, rootPathHash: ROOT_PATH_MD5, ttl: DEFAULT_TTL, revision: 0, garbageCollectable: false, alternativePath: false };
+}
+
+/**
+ * What a failure not raised on purpose (SQLite finding the disk full, a rename refused) becomes:
+ * a RepositoryError naming what failed and, through its cause, why.
+ */
+async function failsAs<T>(what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof ToolError) throw err;
+    throw new RepositoryError(`${what}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+/**
+ * Remove what killed runs left: temp files under `data/txn` (never the reflog backup an
+ * interrupted publish is repaired from), half-made lock files, catalog copies in the temp
+ * directory. Only debris provably of dead processes, or unchanged for a day (see debris.ts).
+ */
+async function sweepLeftovers(dir: string, logger: Logger): Promise<void> {
+  const removed = [
+    ...(await sweepDebris(join(dir, "data", "txn"), { match: (n) => `data/txn/${n}` !== REFLOG_BACKUP })),
+    ...(await sweepDebris(dir, { match: (n) => n.startsWith(".cvmfs-lock") })),
+    ...(await sweepTempDirOnce()),
+  ];
+  if (removed.length > 0) info(logger, "stratum0.sweep", `removed ${removed.length} leftover(s) of interrupted runs`, { removed: removed.length });
 }

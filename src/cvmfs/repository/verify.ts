@@ -8,7 +8,7 @@ import { createInflate } from "node:zlib";
 import pLimit from "p-limit";
 import type { ObjectSuffix } from "../../content/content-store.js";
 import { createContentHasher, hashBytes, hashString, isHashString, objectPath, parseHashString } from "../objects/hash.js";
-import { readHistoryTags } from "./history.js";
+import { inspectHistory, readHistoryTags } from "./history.js";
 import { loadPublicKey } from "./keys.js";
 import { parseManifest, ROOT_PATH_MD5, type Manifest } from "./manifest.js";
 import { verifyManifestLetter } from "./signing.js";
@@ -17,6 +17,7 @@ import { fetchVerifiedObject, inflateObject } from "./_object-fetch.js";
 import { openSource, type RepositorySource, type SourceSpec } from "./_repository-source.js";
 import { checkCatalogFile, type RowMeta } from "./_verify-catalog.js";
 import { COUNTER_NAMES } from "../catalog/counters.js";
+import { debrisPrefix } from "../../debris.js";
 
 export interface VerifyOptions {
   fqrn: string;
@@ -49,7 +50,7 @@ export async function verifyRepository(source: SourceSpec, opts: VerifyOptions):
   const src = openSource(source);
   const problems: string[] = [];
   const stats: VerifyStats = { revision: 0, catalogs: 0, entries: 0, objects: 0, objectBytes: 0 };
-  const tmp = await mkdtemp(join(tmpdir(), "cvmfs-verify-"));
+  const tmp = await mkdtemp(join(tmpdir(), debrisPrefix("cvmfs-verify")));
   try {
     const manifest = await checkManifest(src, opts, problems);
     if (!manifest) return { problems, stats };
@@ -169,10 +170,11 @@ async function checkManifest(src: RepositorySource, opts: VerifyOptions, problem
 
 async function checkHistoryAndReflog(src: RepositorySource, m: Manifest, problems: string[]): Promise<void> {
   if (m.historyHash) {
-    const dir = await mkdtemp(join(tmpdir(), "cvmfs-verify-h-"));
+    const dir = await mkdtemp(join(tmpdir(), debrisPrefix("cvmfs-verify-h")));
     try {
       const file = join(dir, "history.sqlite");
       await writeFile(file, inflateObject(await fetchVerifiedObject(src, m.historyHash, "H"), "history"));
+      for (const problem of inspectHistory(file)) problems.push(`history ${m.historyHash}H: ${problem}`);
       const newest = readHistoryTags(file)[0];
       if (newest && (newest.hash !== m.catalogHash || newest.revision !== m.revision)) {
         problems.push(`history ${m.historyHash}H: newest tag ${newest.name} names ${newest.hash} r${newest.revision}, manifest has ${m.catalogHash} r${m.revision}`);

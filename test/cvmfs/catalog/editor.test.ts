@@ -49,6 +49,53 @@ describe("CatalogEditor", () => {
     root.close();
   });
 
+  it("makes new gathering directories catalogs of their own, and leaves existing ones as they are", async () => {
+    const { store, loader, empty, ref } = await setup();
+    const ed = await CatalogEditor.open(empty, loader, { mtime: T0 });
+    await ed.ensureNestedDir("/.images");
+    await ed.ensureNestedDir("/.images/ab");
+    await ed.ensureNestedDir("/.images/ab"); // already there: nothing more
+    await ed.mountNested(IMG, ref);
+    await ed.putSymlink(TAG, "../.images/ab/cdef0123");
+    const r = await ed.finish(store, { revision: 2 });
+    ed.close();
+    expect(r.written).toHaveLength(3);
+    const root = await read(store, r.rootHash);
+    const images = await read(store, root.nested()[0]!.hash);
+    const fan = await read(store, images.nested()[0]!.hash);
+    // The root holds the name and one mountpoint; the image's row sits two catalogs down.
+    expect(root.entries().map((e) => [e.name, e.flags]).sort()).toEqual([["", 1], [".images", 3], ["alpine:3", 12], ["library", 1]]);
+    expect(root.nested().map((n) => n.path)).toEqual(["/.images"]);
+    expect(images.properties().root_prefix).toBe("/.images");
+    expect(images.entries().map((e) => [e.name, e.flags, e.linkcount]).sort()).toEqual([[".images", 33, 3], ["ab", 3, 3]]);
+    expect(fan.properties().root_prefix).toBe("/.images/ab");
+    expect(fan.entries().map((e) => [e.name, e.flags]).sort()).toEqual([["ab", 33], ["cdef0123", 3]]);
+    expect(fan.nested()).toEqual([{ path: IMG, hash: ref.hash, size: ref.size }]);
+    // Mountpoint rows and nested roots agree (linkcount counts the subdirectory made inside).
+    expect({ ...images.lookup("/.images")!.row, flags: 3 }).toEqual(root.lookup("/.images")!.row);
+    expect({ ...fan.lookup("/.images/ab")!.row, flags: 3 }).toEqual(images.lookup("/.images/ab")!.row);
+    // Counters: each parent's subtree is exactly its children's totals.
+    expect(fan.counters().subtree).toEqual(counterTotals(ref.counters));
+    expect(images.counters().subtree).toEqual(counterTotals(fan.counters()));
+    expect(root.counters().subtree).toEqual(counterTotals(images.counters()));
+    for (const hash of r.written) {
+      const db = CatalogDb.fromBytes(await readObject(store, hash, "C"));
+      expect(db.counters().self).toEqual(recountSelf(db.db));
+      db.close();
+    }
+    root.close();
+    images.close();
+    fan.close();
+
+    // A plain directory that exists already stays plain.
+    const ed2 = await CatalogEditor.open(empty, loader, { mtime: T0 });
+    await ed2.ensureDir("/plain");
+    await ed2.ensureNestedDir("/plain");
+    const r2 = await ed2.finish(store, { revision: 2 });
+    ed2.close();
+    expect(r2.written).toHaveLength(1);
+  });
+
   it("keeps a mountpoint row and its nested root row alike when the directory's metadata changes", async () => {
     const { store, loader, empty, ref } = await setup();
     const ed = await CatalogEditor.open(empty, loader, { mtime: T0 });

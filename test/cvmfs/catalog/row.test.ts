@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CatalogError } from "../../../src/errors.js";
-import { catalogRow, decodeRow, makedev, packHardlinks } from "../../../src/cvmfs/catalog/row.js";
+import { catalogRow, Col, COLUMN_COUNT, decodeRow, makedev, packHardlinks, writeRowColumns } from "../../../src/cvmfs/catalog/row.js";
 import { md5PathKey } from "../../../src/cvmfs/catalog/md5-path.js";
 import { dir, fakeHash, file, special, symlink } from "./catalog-support.js";
 
@@ -55,6 +55,24 @@ describe("catalogRow", () => {
     const e = decodeRow(catalogRow(node, "x", keys));
     expect(e).toMatchObject({ kind: "file", mode: 0o104755, uid: 12, gid: 34, mtimeNs: 5, hash: `${fakeHash("r")}-rmd160`, linkcount: 1, hardlinkGroup: 0 });
     expect(e.xattrs).toEqual({ "user.a": Buffer.from("b") });
+  });
+});
+
+describe("writeRowColumns", () => {
+  it("writes the columns catalogRow gives, decoding a digest into the caller's buffer", () => {
+    for (const hash of [fakeHash("a"), `${fakeHash("b")}-rmd160`, `${fakeHash("c")}-shake128`]) {
+      const node = file({ size: 3, hash }, { uid: 7, xattrs: { "user.k": Buffer.from("v") } });
+      const digest = Buffer.alloc(20);
+      const out: unknown[] = new Array(2 * COLUMN_COUNT);
+      writeRowColumns(node, "x", 0, "plain", out, COLUMN_COUNT, digest);
+      expect(out[COLUMN_COUNT + Col.hash]).toBe(digest);
+      const row = catalogRow(node, "x", keys);
+      expect(out.slice(COLUMN_COUNT + Col.hardlinks)).toEqual([row.hardlinks, row.hash, row.size, row.mode, row.mtime, row.mtimens, row.flags, "x", "", 7, 0, row.xattr]);
+    }
+  });
+
+  it.each(["zz", `${fakeHash("a").slice(0, 39)}g`, `${fakeHash("a")}-md5`, `${fakeHash("a")}0`])("refuses the malformed hash %s", (hash) => {
+    expect(() => writeRowColumns(file({ size: 1, hash }), "x", 0, "plain", [], 0, Buffer.alloc(20))).toThrow(CatalogError);
   });
 });
 

@@ -5,7 +5,8 @@ import { counterTotals, recountSelf, zeroCounterSet, type CounterSet } from "../
 import { CatalogDb } from "../../../src/cvmfs/catalog/db.js";
 import { CATALOG_DDL } from "../../../src/cvmfs/catalog/schema.js";
 import { openCatalog, type CatalogReader } from "../../../src/cvmfs/catalog/reader.js";
-import { writeImageCatalogs } from "../../../src/cvmfs/catalog/writer.js";
+import { writeImageCatalogs, type WrittenCatalog } from "../../../src/cvmfs/catalog/writer.js";
+import { memoryLogger } from "../../../src/logger.js";
 import { md5PathKey } from "../../../src/cvmfs/catalog/md5-path.js";
 import { serializeXattrs } from "../../../src/cvmfs/catalog/xattr-blob.js";
 import type { DirNode } from "../../../src/tree/types.js";
@@ -220,5 +221,54 @@ describe("writeImageCatalogs", () => {
     expect(totals.dir).toBe(1 + 3 + 12 + 1 + mountpoints);
     expect(totals.nested).toBe(catalogs - 1);
     expect(createHash("sha1").update(await readFile(store.objectPath(ref.hash, "C"))).digest("hex")).toBe(ref.hash);
+  });
+  it("stores rows in primary-key order (signed 64-bit), which fills the key index's pages", async () => {
+    const store = await stores.store();
+    const names = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`n${i}`, symlink("t")]));
+    const ref = await writeImageCatalogs(dir({ a: dir(names), ...names }), MP, store, { mtime: T0 });
+    const db = CatalogDb.fromBytes(await readObject(store, ref.hash, "C"));
+    try {
+      const keys = db.db.prepare("SELECT md5path_1 AS a, md5path_2 AS b FROM catalog ORDER BY rowid").safeIntegers(true).all() as Array<{ a: bigint; b: bigint }>;
+      expect(keys).toHaveLength(603);
+      const sorted = [...keys].sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.b < y.b ? -1 : x.b > y.b ? 1 : 0));
+      expect(keys).toEqual(sorted);
+      expect(keys.some((k) => k.a < 0n) && keys.some((k) => k.a > 0n)).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("warns through its logger about a directory too big for any catalog, and still writes it", async () => {
+    const store = await stores.store();
+    const logger = memoryLogger();
+    const flat = dir(Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`x${i}`, symlink(`t${i}`)])));
+    const written: WrittenCatalog[] = [];
+    await writeImageCatalogs(dir({ etc: dir({ passwd: symlink("p") }), flat }), MP, store, {
+      maxEntries: 50,
+      mtime: T0,
+      logger,
+      onCatalog: (c) => void written.push(c),
+    });
+    expect(logger.events).toEqual([
+      {
+        level: "warn",
+        event: "catalog.oversized",
+        message: expect.stringMatching(new RegExp(`^${MP}/flat holds 60 entries of its own, more than the 50 a catalog should hold`)),
+        fields: { path: `${MP}/flat`, entries: 60, maxEntries: 50 },
+      },
+    ]);
+    // The directory became a catalog of its own (its root row, a marker and its 60 entries),
+    // which keeps the image's top catalog small.
+    expect(written.map((c) => [c.path, c.entries])).toEqual([
+      [`${MP}/flat`, 62],
+      [MP, 5],
+    ]);
+  });
+
+  it("stays quiet about trees that fit", async () => {
+    const store = await stores.store();
+    const logger = memoryLogger();
+    await writeImageCatalogs(imageTree(), MP, store, { mtime: T0, logger });
+    expect(logger.events).toEqual([]);
   });
 });

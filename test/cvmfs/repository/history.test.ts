@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addHistoryTag, createHistory, readHistoryProperties, readHistoryTags, type HistoryTag } from "../../../src/cvmfs/repository/history.js";
+import { addHistoryTag, createHistory, inspectHistory, readHistoryProperties, readHistoryTags, type HistoryTag } from "../../../src/cvmfs/repository/history.js";
 import { addReflogRefs, createReflog, hashReflog, readReflog } from "../../../src/cvmfs/repository/reflog.js";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -54,6 +54,30 @@ describe("history and reflog databases", () => {
     const file = join(dir, "h3.sqlite");
     createHistory(file, "h.test");
     expect(() => addHistoryTag(file, { ...tag(1), branch: "nope" })).toThrow(/add tag/);
+  });
+
+  // The facts `cvmfs_swissknife check -c` holds a tag database to (swissknife_check.cc,
+  // InspectHistory): every branch name passes BranchSanitizer, every tag names a known branch at
+  // a revision not below the branch's initial one, and every branch is used by some tag.
+  it("judges a history as cvmfs_swissknife check does", () => {
+    const empty = join(dir, "check-empty.sqlite");
+    createHistory(empty, "h.test");
+    expect(inspectHistory(empty)).toEqual(["unused, dangling branches stored"]);
+
+    const tagged = join(dir, "check-tagged.sqlite");
+    createHistory(tagged, "h.test");
+    addHistoryTag(tagged, tag(0));
+    expect(inspectHistory(tagged)).toEqual([]);
+
+    const odd = join(dir, "check-odd.sqlite");
+    createHistory(odd, "h.test");
+    const db = new Database(odd);
+    db.prepare("INSERT INTO branches (branch, parent, initial_revision) VALUES (?, '', ?)").run("feature/x", 5);
+    db.prepare("INSERT INTO branches (branch, parent, initial_revision) VALUES (?, '', ?)").run("bad name!", 0);
+    db.close();
+    addHistoryTag(odd, tag(1));
+    addHistoryTag(odd, { ...tag(3), branch: "feature/x" });
+    expect(inspectHistory(odd)).toEqual(['invalid branch name "bad name!"', "invalid revision 3 of tag generic-3", "unused, dangling branches stored"]);
   });
 
   it("keeps reflog references with their types, and Y is the plain hash of the file", async () => {

@@ -1,6 +1,7 @@
 /**
- * Run by stratum0.test.ts in a child process: publishes one revision and SIGKILLs itself right
- * after the named publish step, to show what a real crash leaves behind.
+ * Run by the repository tests in a child process: publishes one revision and SIGKILLs itself
+ * right after the named publish step, to show what a real crash leaves behind; with a step that
+ * is none of them (`none`) it publishes, closes the stratum 0 and exits as a run that went well.
  * argv: <dir> <keysDir> <fqrn> <step>
  */
 import { Stratum0 } from "../../../src/cvmfs/repository/stratum0.js";
@@ -14,4 +15,5 @@ const s0 = await Stratum0.openOrCreate(dir, {
     if (s === step) process.kill(process.pid, "SIGKILL");
   },
 });
-await s0.publish(await prepareRoot(s0, 100));
+await s0.publish(await prepareRoot(s0, 100 + (await s0.refresh()).revision));
+await s0.close();

@@ -3,7 +3,7 @@ import { access, copyFile, readdir, readFile, writeFile } from "node:fs/promises
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CompressPool } from "../../../src/cvmfs/objects/compress-pool.js";
-import { readHistoryProperties, readHistoryTags } from "../../../src/cvmfs/repository/history.js";
+import { inspectHistory, readHistoryProperties, readHistoryTags } from "../../../src/cvmfs/repository/history.js";
 import { inflateBuffer } from "../../../src/cvmfs/objects/object-codec.js";
 import { addReflogRefs, readReflog } from "../../../src/cvmfs/repository/reflog.js";
 import { Stratum0, type PublishStep } from "../../../src/cvmfs/repository/stratum0.js";
@@ -39,7 +39,13 @@ describe("Stratum0", () => {
     expect(root.properties().revision).toBe("0");
     expect(root.lookup("")?.kind).toBe("dir");
     root.close();
-    expect((await historyTags(fx.s0)).tags).toEqual([]);
+    // As after mkfs's initial commit: one tag, revision 0 on the default branch, so that
+    // `cvmfs_swissknife check` finds no branch without a tag.
+    const { tags } = await historyTags(fx.s0);
+    expect(tags.map((t) => [t.revision, t.hash, t.branch, t.size])).toEqual([[0, m.catalogHash, "", m.catalogSize]]);
+    expect(tags[0]!.name).toMatch(/^generic-/);
+    const file = join(fx.root, "h.sqlite");
+    expect(inspectHistory(file)).toEqual([]);
     const { problems } = await verifyRepository({ dir: fx.dir }, { fqrn: FQRN, pubkeyPath: fx.pubkey });
     expect(problems).toEqual([]);
   });
@@ -66,6 +72,7 @@ describe("Stratum0", () => {
     expect(tags.map((t) => [t.name, t.revision, t.hash, t.description])).toEqual([
       ["sample-2", 2, second.manifest.catalogHash, "variant 2"],
       ["sample-1", 1, first.manifest.catalogHash, "variant 1"],
+      [expect.stringMatching(/^generic-/), 0, expect.any(String), "empty repository"],
     ]);
     expect(props.previous_revision).toBe(first.manifest.historyHash);
     const refs = readReflog(join(fx.dir, ".cvmfsreflog"));
