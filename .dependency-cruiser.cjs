@@ -57,11 +57,31 @@ module.exports = {
       to: { path: "^src/cvmfs/" },
     },
     {
+      name: "events-below-cli",
+      comment:
+        "Registry events are read and planned as a library: the commands compose them, never the reverse, " +
+        "and sync/ (the full sync) does not depend on them.",
+      from: { path: "^src/events/" },
+      to: { path: "^src/cli/" },
+    },
+    {
+      name: "sync-knows-no-events",
+      from: { path: "^src/sync/" },
+      to: { path: "^src/events/" },
+    },
+    {
       name: "wishlist-offline",
       severity: "error",
       comment: "Wishlists are parsed without the network: plan --offline depends on it.",
       from: { path: "^src/wishlist/" },
       to: { path: "^src/registry/" },
+    },
+    {
+      name: "status-below-cli",
+      severity: "error",
+      comment: "The status page is made from the published state and run reports; the command line composes it, never the reverse.",
+      from: { path: "^src/status/" },
+      to: { path: "^src/cli/" },
     },
     {
       name: "no-orphans",

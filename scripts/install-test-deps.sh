@@ -4,8 +4,9 @@
 # umoci: the reference unpacker for the differential layer tests and the benchmark baseline.
 # apache2-utils: htpasswd (bcrypt) for the registry's basic-auth variant.
 # zstd, pigz: command-line baselines; rsync, git: gitlab-ci-local's needs; openssl: signature cross-checks.
+# chromium: the browser the status page's tests and benchmark drive (through puppeteer-core).
 set -euo pipefail
-packages=(docker-registry umoci skopeo apache2-utils zstd pigz rsync git openssl ca-certificates)
+packages=(docker-registry umoci skopeo apache2-utils zstd pigz rsync git openssl ca-certificates chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

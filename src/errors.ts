@@ -24,6 +24,7 @@ export type ErrorCode =
   | "E_WISHLIST"
   | "E_CONFIG"
   | "E_GITLAB"
+  | "E_EVENT"
   | "E_ABORTED"
   | "E_INTERNAL";
 
@@ -220,6 +221,15 @@ export class ConfigError extends ToolError {
 /** The GitLab API refused or failed a request. */
 export class GitLabError extends ToolError {
   readonly code = "E_GITLAB";
+}
+
+/**
+ * A registry notification (`sync --event FILE`) that cannot be read, is not JSON, or has none of
+ * the shapes the tool knows: nothing was published. The message names what was expected.
+ */
+export class EventError extends ToolError {
+  readonly code = "E_EVENT";
+  override readonly exitCode = 2;
 }
 
 /** The run was interrupted (SIGINT/SIGTERM) and cleaned up after itself. */

@@ -53,5 +53,11 @@ export { getSyncPlan } from "./sync/get-sync-plan.js";
 export { executePlan, shardOf, type SyncResult } from "./sync/sync-repository.js";
 export { openPublishTarget } from "./sync/publish-target.js";
 
+// Status page: the run report, status.json (both versioned zod schemas) and the site
+export { RunReport, RUN_REPORT_VERSION } from "./status/run-report.js";
+export { StatusJson, STATUS_JSON_VERSION } from "./status/status-json.js";
+export { assembleStatus, type StatusInput } from "./status/assemble-status.js";
+export { assembleSite, type Site } from "./status/assemble-site.js";
+
 // The CLI, for embedding
 export { main } from "./cli/main.js";

@@ -17,21 +17,16 @@ import { fileURLToPath } from "node:url";
 import { pushImage } from "../../test/support/image-builder.js";
 import { buildLayer } from "../../test/support/layer-builder.js";
 import { freePort, startRegistry, type TestRegistry } from "../../test/support/registry.js";
-import type { BenchContext } from "./context.js";
+import { xorshift32, type BenchContext } from "./context.js";
 
 const RUNS = Number(process.env.BENCH_CHAOS_RUNS ?? 12);
 const FQRN = "chaos.local";
 const bin = fileURLToPath(new URL("../../bin/cvmfs-image-sync.js", import.meta.url));
 
-/** A small deterministic generator, so a seed replays the same kill moments. */
+/** Numbers in [0, 1) from a seed, so a seed replays the same kill moments. */
 function random(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
+  const next = xorshift32(seed);
+  return () => next() / 2 ** 32;
 }
 
 interface Outcome {

@@ -33,3 +33,14 @@ export function sampleRss(intervalMs = 20): { stop(): number } {
 
 export const MiB = 1024 * 1024;
 export const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** A deterministic xorshift32 stream of unsigned 32-bit numbers, so a seed replays a run. */
+export function xorshift32(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return x >>> 0;
+  };
+}

@@ -12,20 +12,11 @@ import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { CompressPool } from "../../src/cvmfs/objects/compress-pool.js";
 import { LocalContentStore } from "../../src/cvmfs/objects/local-content-store.js";
-import { MiB, round, sampleRss, type BenchContext } from "./context.js";
+import { MiB, round, sampleRss, xorshift32, type BenchContext } from "./context.js";
 
 const THREADS = availableParallelism();
 
-/** xorshift32 stream. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return x >>> 0;
-  };
-}
+const rng = xorshift32;
 
 /**
  * Real bytes for the compressible kinds: text from the JavaScript/TypeScript/Markdown/JSON files

@@ -4,7 +4,7 @@ import type { CommandContext } from "./context.js";
 
 /**
  * The command-line surface, exactly as DESIGN.md's CLI contract: plan, convert, sync, serve,
- * verify, gc. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
+ * verify, gc, status. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
  * template passes settings as CI/CD variables. Commands are loaded lazily: `plan --offline` does
  * not pay for SQLite or the registry client.
  */
@@ -57,7 +57,8 @@ function addPlanning(cmd: Command): Command {
     .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
     .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
     .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
-    .addOption(opt("--owner <id>", "who this wishlist is: a sync removes only its own names (default: the GitLab project path, else the wishlist's path in its git repository)"));
+    .addOption(opt("--owner <id>", "who this wishlist is: a sync removes only its own names (default: the GitLab project path, else the wishlist's path in its git repository)"))
+    .addOption(opt("--event <file>", "a registry's push notification (GitLab: \"$TRIGGER_PAYLOAD\"): only the wishlist names it concerns, nothing removed"));
 }
 
 function addTarget(cmd: Command, withGateway: boolean): Command {
@@ -121,7 +122,8 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
         program
           .command("sync")
           .description("make the repository match the wishlist: convert, publish, re-tag, remove")
-          .addOption(opt("--shard <i/n>", "run only shard i of n (1-based), so n runners split the wishlist")),
+          .addOption(opt("--shard <i/n>", "run only shard i of n (1-based), so n runners split the wishlist"))
+          .addOption(opt("--report <file>", "also write a JSON run report here (rows, errors, timings, shard), as status --report reads it")),
       ),
       true,
     ),
@@ -159,13 +161,28 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
 
   addCommon(
     program
+      .command("status")
+      .description("write the status site: what is published, where, since when, and why an image failed")
+      .addOption(opt("--out <dir>", "directory the site is written to (index.html, status.json, i/*.html)", "public"))
+      .addOption(listOpt("--report <file>", "run report written by sync --report (repeatable: one per shard)"))
+      .addOption(opt("--previous <file-or-url>", "the previous page's status.json, for how long failures last"))
+      .addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"))
+      .addOption(opt("--repo-url <url>", "stratum 0/1 URL to read instead of a directory"))
+      .addOption(opt("--pubkey <file>", "master public key to check the repository with (default <keys-dir>/<repo>.pub)"))
+      .addOption(opt("--layout <layout>", "the repository's layout: osg, osg-registry or ducc", "osg"))
+      .addOption(new Option("--skip-storage", "do not read every catalog to measure stored bytes and dedup").env(envName("--skip-storage"))),
+  ).action(action("status"));
+
+  addCommon(
+    program
       .command("mr-note")
       .description("post the plan (plan --format json output) as a merge-request note, updating the earlier one")
       .argument("<plan-json>", "file written by plan --format json")
       .addOption(new Option("--gitlab-url <url>", "GitLab base URL").env("CI_SERVER_URL"))
       .addOption(new Option("--project <id>", "project id or path").env("CI_PROJECT_ID"))
       .addOption(new Option("--merge-request <iid>", "merge request iid").env("CI_MERGE_REQUEST_IID"))
-      .addOption(opt("--gitlab-token-file <file>", "file holding a token allowed to write notes (or GITLAB_TOKEN)")),
+      .addOption(opt("--gitlab-token-file <file>", "file holding a token allowed to write notes (or GITLAB_TOKEN)"))
+      .addOption(opt("--status-url <url>", "the status page, linked from the note (the template passes CI_PAGES_URL when its Pages job is on)")),
   ).action(action("mr-note"));
 
   return program;

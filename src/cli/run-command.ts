@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   serve: () => import("./commands/serve.js"),
   verify: () => import("./commands/verify.js"),
   gc: () => import("./commands/gc.js"),
+  status: () => import("./commands/status.js"),
   "mr-note": () => import("./commands/mr-note.js"),
 };
 

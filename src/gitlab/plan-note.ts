@@ -19,6 +19,8 @@ export interface PlanNoteContext {
   repo: string;
   pipelineUrl?: string;
   commitSha?: string;
+  /** The repository's status page (GitLab Pages), when it has one: the note links to it. */
+  statusUrl?: string;
 }
 
 const ORDER: Record<PlanJsonTag["action"], number> = { add: 0, update: 1, remove: 2, keep: 3 };
@@ -58,6 +60,7 @@ export function renderPlanNote(plan: PlanJson, context: PlanNoteContext): string
     context.commitSha ? `commit ${context.commitSha.slice(0, 12)}` : "",
   ].filter((p) => p !== "");
   lines.push("", `<sub>Nothing is published from a merge request; this is what the default branch will do${origin.length > 0 ? ` (${origin.join(", ")})` : ""}.</sub>`);
+  if (context.statusUrl) lines.push("", `What is published now, and what fails: [status page](${markdownUrl(context.statusUrl)}).`);
   return `${lines.join("\n")}\n`;
 }
 
@@ -103,6 +106,11 @@ function code(text: string): string {
 /** A `|` splits a markdown table cell even inside code spans; newlines end the row. */
 function escapeCell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/[\r\n]+/g, " ");
+}
+
+/** A URL inside a markdown link: characters that would end the link or the line are percent-encoded. */
+function markdownUrl(url: string): string {
+  return url.replace(/[\s()<>[\]`|]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`);
 }
 
 function row(cells: string[]): string {

@@ -57,6 +57,11 @@ export interface ExecuteOptions {
   now?: Date;
   /** Run only this share of the plan (`--shard I/N`), so N runners split a large wishlist. */
   shard?: Shard;
+  /**
+   * `leave`: do not write the published-state index, for a plan made from part of the state (a
+   * registry event's names); the next full sync indexes what this run published. Default `update`.
+   */
+  index?: "update" | "leave";
 }
 
 /** How many sentences of a conflict an error message names before "and N more". */
@@ -232,7 +237,7 @@ export async function executePlan(
   // the same state; the images other shards convert reach the index at the next run.
   const firstShard = shard === undefined || shard.index === 1;
   const scheduleChanged = firstShard && JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
-  const index = firstShard ? nextIndex(state, converted.values(), removals) : undefined;
+  const index = firstShard && opts.index !== "leave" ? nextIndex(state, converted.values(), removals) : undefined;
   // Names whose add failed were not created: they get no owner.
   const owners = new Map(plan.owners);
   for (const e of edits) {

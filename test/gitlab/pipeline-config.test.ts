@@ -34,20 +34,41 @@ async function listed(branch: string, variables: Record<string, string>): Promis
 
 /** Which jobs each pipeline source gets: what a reviewer expects from the issue. */
 const table: [string, string, Record<string, string>, Record<string, string>][] = [
-  ["push to the default branch", "main", {}, { "images:check": "test:never", "images:publish: [1/1]": "deploy:on_success", "images:verify": "deploy:never" }],
-  ["push to the default branch, verify on", "main", { CVMFS_IMAGE_SYNC_VERIFY: "true" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:on_success", "images:verify": "deploy:on_success" }],
-  ["schedule", "main", { CI_PIPELINE_SOURCE: "schedule" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:on_success", "images:verify": "deploy:never" }],
-  ["merge request changing the wishlist", "add-image", { CI_PIPELINE_SOURCE: "merge_request_event" }, { "images:check": "test:on_success", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never" }],
-  ["merge request not touching the wishlist", "docs-only", { CI_PIPELINE_SOURCE: "merge_request_event" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never" }],
-  ["push to another branch", "add-image", {}, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never" }],
+  ["push to the default branch", "main", {}, { "images:check": "test:never", "images:publish: [1/1]": "deploy:on_success", "images:verify": "deploy:never", "images:event": "deploy:never" }],
+  ["push to the default branch, verify on", "main", { CVMFS_IMAGE_SYNC_VERIFY: "true" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:on_success", "images:verify": "deploy:on_success", "images:event": "deploy:never" }],
+  ["schedule", "main", { CI_PIPELINE_SOURCE: "schedule" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:on_success", "images:verify": "deploy:never", "images:event": "deploy:never" }],
+  ["merge request changing the wishlist", "add-image", { CI_PIPELINE_SOURCE: "merge_request_event" }, { "images:check": "test:on_success", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never", "images:event": "deploy:never" }],
+  ["merge request not touching the wishlist", "docs-only", { CI_PIPELINE_SOURCE: "merge_request_event" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never", "images:event": "deploy:never" }],
+  ["registry webhook trigger on the default branch", "main", { CI_PIPELINE_SOURCE: "trigger" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never", "images:event": "deploy:on_success" }],
+  ["registry webhook trigger on the default branch, verify on", "main", { CI_PIPELINE_SOURCE: "trigger", CVMFS_IMAGE_SYNC_VERIFY: "true" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never", "images:event": "deploy:on_success" }],
+  ["registry webhook trigger on another branch", "add-image", { CI_PIPELINE_SOURCE: "trigger" }, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never", "images:event": "deploy:never" }],
+  ["push to another branch", "add-image", {}, { "images:check": "test:never", "images:publish: [1/1]": "deploy:never", "images:verify": "deploy:never", "images:event": "deploy:never" }],
 ];
 
 describe(".gitlab-ci.yml under gitlab-ci-local", { timeout: 90_000 }, () => {
   for (const [name, branch, variables, expected] of table) {
     it(`lists the jobs of a ${name}`, async () => {
-      expect(await listed(branch, variables)).toEqual(expected);
+      // The Pages job is there, off: its input defaults to false.
+      expect(await listed(branch, variables)).toEqual({ pages: "deploy:never", ...expected });
     });
   }
+
+  it("with the input pages: true, the Pages job follows every publish, also a failed one", async () => {
+    await fork.git("checkout", "-q", "main");
+    const own = await readFile(fork.dir.join(".gitlab-ci.yml"), "utf8");
+    await writeFile(fork.dir.join(".gitlab-ci.yml"), own.replace("pages: false", "pages: true"));
+    try {
+      const pages = async (branch: string, variables: Record<string, string>): Promise<string | undefined> => (await listed(branch, variables))["pages"];
+      expect(await pages("main", {})).toBe("deploy:always");
+      expect(await pages("main", { CI_PIPELINE_SOURCE: "schedule" })).toBe("deploy:always");
+      expect(await pages("add-image", { CI_PIPELINE_SOURCE: "merge_request_event" })).toBe("deploy:never");
+      expect(await pages("main", { CI_PIPELINE_SOURCE: "trigger" })).toBe("deploy:never");
+      expect(await pages("add-image", {})).toBe("deploy:never");
+    } finally {
+      await fork.git("checkout", "-q", "main");
+      await writeFile(fork.dir.join(".gitlab-ci.yml"), own);
+    }
+  });
 
   it("passes GitLab's CI JSON schema, which does catch a broken file", async () => {
     await fork.git("checkout", "-q", "main");
@@ -72,7 +93,11 @@ describe(".gitlab-ci.yml under gitlab-ci-local", { timeout: 90_000 }, () => {
     const script = publishScript.trim().split("\n");
     expect(script.at(-1)).toBe('exec node "$CVMFS_IMAGE_SYNC_CLI" sync "$@"');
     expect((doc["images:check"]!["script"] as string[])[0]).toBe('node "$CVMFS_IMAGE_SYNC_CLI" plan --offline');
-    for (const job of ["images:check", "images:publish", "images:verify"]) {
+    const event = doc["images:event"]!;
+    expect(event["resource_group"]).toBe("cvmfs-image-sync-1");
+    expect(event["interruptible"]).toBe(false);
+    expect((event["script"] as string[]).join("\n").trim().split("\n").at(-1)).toBe('exec node "$CVMFS_IMAGE_SYNC_CLI" sync --event "${TRIGGER_PAYLOAD:-}"');
+    for (const job of ["images:check", "images:publish", "images:verify", "images:event", "pages"]) {
       expect(doc[job]!["image"]).toEqual({ name: "node:20" });
       expect(JSON.stringify(doc[job])).not.toMatch(/privileged|docker:dind|apptainer/);
     }
@@ -105,7 +130,7 @@ describe(".gitlab-ci.yml under gitlab-ci-local", { timeout: 90_000 }, () => {
     expect(ci).toMatch(/- local: templates\/cvmfs-image-sync\.yml/);
     const component = await readFile(`${ROOT}/templates/cvmfs-image-sync.yml`, "utf8");
     const header = parse(component.split(/^---$/m)[0]!) as { spec: { inputs: Record<string, { default: unknown }> } };
-    expect(Object.keys(header.spec.inputs).sort()).toEqual(["cli", "image", "install", "resource-group", "shards", "stage-check", "stage-publish", "wishlist-files"]);
+    expect(Object.keys(header.spec.inputs).sort()).toEqual(["cli", "image", "install", "pages", "resource-group", "shards", "stage-check", "stage-publish", "wishlist-files"]);
     for (const input of Object.values(header.spec.inputs)) expect(input.default).toBeDefined();
   });
 
@@ -133,11 +158,11 @@ describe(".gitlab-ci.yml under gitlab-ci-local", { timeout: 90_000 }, () => {
   it("the publish script execs the CLI: the job's own process gets GitLab's SIGTERM", async () => {
     const one = await runScript({ CVMFS_IMAGE_SYNC_GATEWAY: "http://gw", CI_NODE_INDEX: "1", CI_NODE_TOTAL: "1" }, "SIGTERM");
     // Same pid: the shell was replaced by the CLI, so nothing stands between the signal and it.
-    expect(one.out).toContain(`ready ${one.shellPid} sync\n`);
+    expect(one.out).toContain(`ready ${one.shellPid} sync --report cvmfs-image-sync-report-1.json\n`);
     expect(one.out).toContain("SIGTERM");
     expect(one.code).toBe(143);
     const shard = await runScript({ CVMFS_IMAGE_SYNC_GATEWAY: "http://gw", CI_NODE_INDEX: "2", CI_NODE_TOTAL: "3" }, "SIGTERM");
-    expect(shard.out).toContain(`ready ${shard.shellPid} sync --shard 2/3\n`);
+    expect(shard.out).toContain(`ready ${shard.shellPid} sync --shard 2/3 --report cvmfs-image-sync-report-2.json\n`);
     const unset = await runScript({});
     expect(unset.code).toBe(2);
     expect(unset.out).toMatch(/Set CVMFS_IMAGE_SYNC_GATEWAY/);

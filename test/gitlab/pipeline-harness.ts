@@ -30,7 +30,7 @@ export async function makeFork(originUrl: string, wishlist: string): Promise<For
   await mkdir(dir.join("templates"));
   await copyFile(join(ROOT, "templates/cvmfs-image-sync.yml"), dir.join("templates/cvmfs-image-sync.yml"));
   // gitlab-ci-local's own state, and what jobs leave behind, stay out of git.
-  await writeFile(dir.join(".gitignore"), ".gitlab-ci-local/\n.cache/\n.npm/\nplan.json\n");
+  await writeFile(dir.join(".gitignore"), ".gitlab-ci-local/\n.cache/\n.npm/\nplan.json\ncvmfs-image-sync-report-*.json\npublic/\n");
   const git = async (...args: string[]): Promise<string> =>
     (await execa("git", ["-c", "user.name=Site Admin", "-c", "user.email=admin@site.example", ...args], { cwd: dir.path })).stdout.trim();
   await git("init", "-q", "-b", "main");
@@ -57,10 +57,21 @@ export interface PipelineRun {
   output: string;
 }
 
-/** Run gitlab-ci-local in the fork with these CI/CD variables (plus extra arguments, e.g. `--list`). */
-export async function runPipeline(fork: Fork, variables: Record<string, string>, extra: string[] = []): Promise<PipelineRun> {
+/**
+ * Run gitlab-ci-local in the fork with these CI/CD variables (plus extra arguments, e.g. `--list`).
+ * `fileVariables` are CI/CD variables of type File, as GitLab makes TRIGGER_PAYLOAD: the job sees
+ * the path of a file holding the value.
+ */
+export async function runPipeline(fork: Fork, variables: Record<string, string>, extra: string[] = [], fileVariables: Record<string, string> = {}): Promise<PipelineRun> {
   const args = [GCL, "--force-shell-executor", "--no-color", "--home", fork.dir.join(".gitlab-ci-local", "home"), "--max-job-name-padding", "0"];
   for (const [k, v] of Object.entries(variables)) args.push("--variable", `${k}=${v}`);
+  if (Object.keys(fileVariables).length > 0) {
+    // gitlab-ci-local's project variables file (JSON is YAML), kept in its own ignored state dir.
+    const file = ".gitlab-ci-local/file-variables.yml";
+    await mkdir(fork.dir.join(".gitlab-ci-local"), { recursive: true });
+    await writeFile(fork.dir.join(file), JSON.stringify(Object.fromEntries(Object.entries(fileVariables).map(([k, v]) => [k, { type: "file", values: { "*": v } }]))));
+    args.push("--variables-file", file);
+  }
   const child: ResultPromise = execa(process.execPath, [...args, ...extra], {
     cwd: fork.dir.path,
     all: true,

@@ -12,6 +12,8 @@ import { pushImage, type PushedImage } from "../support/image-builder.js";
 import { buildLayer } from "../support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
 import { cleanupTestdirs, testdir, type Testdir } from "../support/testdir.js";
+import { serveDirectory } from "../support/chromium.js";
+import { StatusJson } from "../../src/status/status-json.js";
 import { startGitLabDouble, type GitLabDouble } from "./gitlab-double.js";
 import { CLI, ROOT, jobLog, makeFork, runPipeline, startServe, type Fork, type ServeProcess } from "./pipeline-harness.js";
 
@@ -163,6 +165,78 @@ describe("the pipeline, run by gitlab-ci-local", { timeout: 150_000 }, () => {
     // next run: sync keeps an image an update leaves while the new config was still unknown.
     expect(plan.tags[0]!.imageDir).not.toBe(oldApp);
     expect(plan.imageRemovals.map((r) => r.imageDir).filter((d) => d !== oldApp)).toEqual([]);
+    await verifyRepository();
+  });
+
+  it("pages: after a publish with a failed image, the Pages job leaves public/index.html with the failure", async () => {
+    // The Pages site as deployed so far: empty (first deployment), so the previous status is a 404.
+    const deployed = await testdir({}, "cis-pages-");
+    const pages = await serveDirectory(deployed.path);
+    const own = await readFile(fork.dir.join(".gitlab-ci.yml"), "utf8");
+    const wishlist = await readFile(fork.dir.join("images.txt"), "utf8");
+    try {
+      await fork.commit("Status page, and an image that does not exist", {
+        ".gitlab-ci.yml": own.replace("pages: false", "pages: true"),
+        "images.txt": `${registry.host}/sites/app:1\n${registry.host}/sites/gone:1\n`,
+      });
+      const run = await runPipeline(fork, { ...variables, CI_PIPELINE_SOURCE: "schedule", CI_PAGES_URL: `${pages.url}/` });
+      expect(run.exitCode).not.toBe(0);
+      expect(jobLog(run.output, "images:publish: [1/1]")).toMatch(/; 1 failed; /);
+      const log = jobLog(run.output, "pages");
+      // After publishing: the Pages job starts once the publish job has finished (and failed).
+      expect(run.output.indexOf("\npages ")).toBeGreaterThan(run.output.search(/; 1 failed; /));
+      expect(log).toMatch(/wrote \S*public: 1 names, \d+ images, 1 failure\(s\); index\.html/);
+      expect(log).toMatch(/previous status http:\/\/127\.0\.0\.1:\d+\/status\.json: HTTP 404; starting without it/);
+      expect(pages.requests).toEqual(["/status.json"]);
+      const html = await readFile(fork.dir.join("public", "index.html"), "utf8");
+      expect(html).toContain(`${registry.host}/sites/gone:1`);
+      expect(html).toContain("<code>E_REGISTRY</code>");
+      const status = StatusJson.parse(JSON.parse(await readFile(fork.dir.join("public", "status.json"), "utf8")));
+      expect(status.names.map((n) => [n.path, n.origin])).toEqual([["/sites/app:1", { file: "images.txt", line: 1, text: `${registry.host}/sites/app:1` }]]);
+      expect(status.failures.map((f) => [f.image, f.code, f.origin?.line])).toEqual([[`${registry.host}/sites/gone:1`, "E_REGISTRY", 2]]);
+      expect(status.repository).toMatchObject({ name: REPO, revision: expect.any(Number) });
+      // What GitLab deploys: the job's artifacts.
+      expect(existsSync(join(fork.dir.path, ".gitlab-ci-local", "artifacts", "pages", "public", "index.html"))).toBe(true);
+    } finally {
+      await pages.close();
+      // The next cases start from the fork as it was: Pages off, the wishlist of before.
+      await fork.commit("Back to the plain pipeline", { ".gitlab-ci.yml": own, "images.txt": wishlist });
+    }
+  });
+
+  it("trigger from a registry's webhook: images:event publishes the pushed tag only; no full sync", async () => {
+    await fork.commit("Add tool back", { "images.txt": `${registry.host}/sites/app:1\n${registry.host}/sites/tool:1\n` });
+    const before = await publishedPlan();
+    const tool = before.tags.find((t) => t.publicPath === "/sites/tool:1");
+    expect(tool?.action).toBe("add");
+    images["app:1"] = await push("sites/app:1", "app 1, pushed again\n");
+    // Harbor's default webhook for the push, as GitLab hands it on: its own keys mixed in.
+    const payload = JSON.stringify({
+      type: "PUSH_ARTIFACT",
+      occur_at: 1767225600,
+      operator: "ci-robot",
+      event_data: {
+        resources: [{ digest: images["app:1"]!.manifestDigest, tag: "1", resource_url: `${registry.host}/sites/app:1` }],
+        repository: { name: "app", namespace: "sites", repo_full_name: "sites/app", repo_type: "private" },
+      },
+      id: "1217",
+      ref: "main",
+      variables: {},
+    });
+    const run = await runPipeline(fork, { ...variables, CI_PIPELINE_SOURCE: "trigger" }, [], { TRIGGER_PAYLOAD: payload });
+    expect(run.exitCode, run.output).toBe(0);
+    const log = jobLog(run.output, "images:event");
+    expect(log).toContain(`Harbor webhook: syncing ${registry.host}/sites/app:1`);
+    expect(log).toMatch(/sites\/app:1 +update +sha256:/);
+    expect(log).toMatch(/published revision \d+ in 2 commits; 0 failed/);
+    expect(jobLog(run.output, "images:publish: [1/1]")).toBe("");
+    expect(jobLog(run.output, "images:verify")).toBe("");
+    // Only the pushed tag moved: tool:1, back on the list, waits for the next full sync.
+    const after = await publishedPlan();
+    expect(after.tags.map((t) => [t.action, t.publicPath, t.manifestDigest])).toEqual([
+      ["keep", "/sites/app:1", images["app:1"]!.manifestDigest],
+      ["add", "/sites/tool:1", images["tool:1"]!.manifestDigest],
+    ]);
     await verifyRepository();
   });
 });

@@ -18,6 +18,13 @@ export interface StartRegistryOptions {
   tokenIssuer?: TokenIssuerOptions;
   /** Where the temp dir (config, storage) goes; default `$TMPDIR`. Benchmarks pass their scratch dir. */
   parentDir?: string;
+  /**
+   * Extra top-level sections appended to the generated config.yml, as YAML text (e.g. a
+   * `notifications:` section whose endpoints point at a sink the test started).
+   */
+  extraConfig?: string;
+  /** Keep the registry's access log (one line a request, on stdout) in `TestRegistry.accessLog()`. */
+  accessLog?: boolean;
 }
 
 /** Where test-support code pushes to: a base URL and the header that grants push there. */
@@ -38,6 +45,8 @@ export interface TestRegistry extends PushTarget {
   readonly credentials?: { username: string; password: string };
   /** The token issuer of the `token` variant. */
   readonly issuer?: TokenIssuer;
+  /** The access-log lines written so far (`accessLog: true`), e.g. `… "HEAD /v2/ns/app/manifests/1 HTTP/1.1" 200 …`. */
+  accessLog(): string[];
   stop(): Promise<void>;
 }
 
@@ -75,20 +84,23 @@ export async function startRegistry(variant: RegistryVariant = "anonymous", opti
       `    issuer: ${issuer.issuer}\n    rootcertbundle: ${issuer.certFile}\n`;
   }
   const config =
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n` +
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: ${options.accessLog ? "false" : "true"}\n` +
     `storage:\n  filesystem:\n    rootdirectory: ${dir.join("storage")}\n  delete:\n    enabled: true\n` +
     `  maintenance:\n    uploadpurging:\n      enabled: false\n` +
     `http:\n  addr: 127.0.0.1:${port}\n  secret: test-secret\n` +
     // Non-distributable layers name URLs; without an allow list distribution rejects them.
     `validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n` +
-    auth;
+    auth +
+    (options.extraConfig ?? "");
   await writeFile(dir.join("config.yml"), config);
   const child: ResultPromise = execa("/usr/bin/docker-registry", ["serve", dir.join("config.yml")], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", options.accessLog ? "pipe" : "ignore", "pipe"],
     reject: false,
   });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => void (stderr += d.toString()));
+  let stdout = "";
+  child.stdout?.on("data", (d: Buffer) => void (stdout += d.toString()));
 
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
@@ -117,6 +129,7 @@ export async function startRegistry(variant: RegistryVariant = "anonymous", opti
     storageDir: dir.join("storage"),
     ...(variant !== "anonymous" ? { credentials: CREDENTIALS } : {}),
     ...(issuer ? { issuer } : {}),
+    accessLog: () => stdout.split("\n").filter((line) => line !== ""),
     authorization(repository) {
       if (variant === "basic") return basic;
       if (variant === "token" && issuer) {

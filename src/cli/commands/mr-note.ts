@@ -22,12 +22,15 @@ export async function run({ args, options, settings, logger, ctx }: CommandInput
   if (!Number.isInteger(mergeRequestIid) || mergeRequestIid < 1) throw new ConfigError(`--merge-request must be a merge request iid, got "${iidText}"`);
   const plan = await readPlan(file);
   const token = await readGitLabToken(options["gitlabTokenFile"] as string | undefined, ctx.env);
+  const statusUrl = (options["statusUrl"] as string | undefined) || undefined;
+  if (statusUrl !== undefined && !/^https?:\/\/\S+$/.test(statusUrl)) throw new ConfigError(`--status-url must be an http(s) URL, got "${statusUrl}"`);
 
   const marker = planNoteMarker(settings.repo);
   const body = renderPlanNote(plan, {
     repo: settings.repo,
     ...(ctx.env["CI_PIPELINE_URL"] ? { pipelineUrl: ctx.env["CI_PIPELINE_URL"] } : {}),
     ...(ctx.env["CI_COMMIT_SHA"] ? { commitSha: ctx.env["CI_COMMIT_SHA"] } : {}),
+    ...(statusUrl ? { statusUrl } : {}),
   });
   const result = await upsertMergeRequestNote(createMergeRequestNotesApi({ url, token }), { project, mergeRequestIid, marker }, body);
   const summary = `${result.action} note ${result.noteId} on merge request !${mergeRequestIid}`;

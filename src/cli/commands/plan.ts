@@ -4,6 +4,7 @@ import { RepositoryReader } from "../../cvmfs/repository/repository-reader.js";
 import { ConfigError, WishlistError, asConfigError, type WishlistProblem } from "../../errors.js";
 import { info, type Logger } from "../../logger.js";
 import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
+import { getEventPlan, getEventTargets } from "../../events/get-event-plan.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
 import { resolveDesired, type ResolveFailure } from "../../sync/resolve-desired.js";
 import { createLayout, type LayoutKind } from "../../sync/layout.js";
@@ -33,6 +34,8 @@ export async function run(input: CommandInput): Promise<number> {
   const format = (options["format"] as string | undefined) ?? "table";
   if (format !== "table" && format !== "json") throw new ConfigError(`--format must be table or json, got "${format}"`);
 
+  const eventFile = options["event"] as string | undefined;
+  if (eventFile !== undefined && (options["offline"] || options["base"])) throw new ConfigError("--event does not combine with --offline or --base");
   if (options["offline"]) return offline(files, format, input);
 
   const base = options["base"] as string | undefined;
@@ -49,6 +52,13 @@ export async function run(input: CommandInput): Promise<number> {
   }
 
   const layout = createLayout({ kind: ((options["layout"] as LayoutKind | undefined) ?? "osg") });
+  // A registry event: only the names it concerns, as `sync --event` would publish them.
+  const event = eventFile === undefined ? undefined : await getEventTargets(eventFile, entries);
+  if (event) info(logger, "event.targets", event.line, { targets: event.targets.length, unlisted: event.unlisted.length });
+  if (event?.targets.length === 0 && format === "table") {
+    ctx.stdout.write(`${event.line}\n`);
+    return 0;
+  }
   const registry = createRegistryClient({
     insecureRegistries: input.settings.insecureRegistries,
     ...(input.settings.registryAuth ? { authFile: input.settings.registryAuth } : {}),
@@ -60,7 +70,15 @@ export async function run(input: CommandInput): Promise<number> {
     let plan: Plan;
     let failures: ResolveFailure[];
     try {
-      if (reader) {
+      if (event) {
+        ({ plan, failures } = await getEventPlan(event.targets, { registry, reader, layout }, {
+          platform: input.settings.platform,
+          concurrency: input.settings.concurrency,
+          logger,
+          signal: ctx.signal,
+          owner: (options["owner"] as string | undefined) || defaultOwner(files, ctx.env),
+        }));
+      } else if (reader) {
         ({ plan, failures } = await getSyncPlan(entries, { registry, reader, layout }, {
           keepRemovedDays: Number(options["keepRemoved"] ?? 7),
           concurrency: input.settings.concurrency,

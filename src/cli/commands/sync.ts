@@ -4,6 +4,8 @@ import { ConfigError, ConflictError, asConfigError } from "../../errors.js";
 import { info, warn } from "../../logger.js";
 import { createRegistryClient } from "../../registry/registry-client.js";
 import { resolveTarget, splitList } from "../../config/settings.js";
+import { getEventPlan, getEventTargets } from "../../events/get-event-plan.js";
+import { rememberImages } from "../../events/remember-images.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
 import { createLayout, type LayoutKind } from "../../sync/layout.js";
 import { openPublishTarget } from "../../sync/publish-target.js";
@@ -13,6 +15,8 @@ import { defaultOwner } from "../../wishlist/wishlist-owner.js";
 import type { CommandInput } from "../context.js";
 import { formatBytes, formatDuration, shortDigest } from "../../human-format.js";
 import { formatTable } from "../table.js";
+import type { RunRecord } from "../../status/run-report.js";
+import { withRunReport } from "../../status/run-report-file.js";
 
 const LAYOUTS: readonly LayoutKind[] = ["osg", "osg-registry", "ducc"];
 
@@ -23,8 +27,15 @@ const CONFLICT_ATTEMPTS = 3;
  * `sync`: make the repository match the wishlist. With no flags: `./images.txt` into the local
  * stratum 0 `./stratum0/<repo>` (created on first run). Exit 0 all published, 1 some images
  * failed (the rest were published), 2 bad input or configuration (nothing was published).
+ * With `--report FILE` the run report is written however the run ends (see withRunReport).
  */
-export async function run({ options, settings, logger, ctx }: CommandInput): Promise<number> {
+export async function run(input: CommandInput): Promise<number> {
+  const record: RunRecord = { repository: input.settings.repo, startedAt: new Date() };
+  return withRunReport(input.options["report"] as string | undefined, record, input.logger, () => runSync(input, record));
+}
+
+/** The run itself; `record` collects what the run report says, as the run gets to it. */
+async function runSync({ options, settings, logger, ctx }: CommandInput, record: RunRecord): Promise<number> {
   const started = Date.now();
   const files = splitList(options["wishlist"] as string[] | string | undefined);
   const layoutKind = ((options["layout"] as string | undefined) ?? "osg") as LayoutKind;
@@ -42,8 +53,17 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
     settings.repo,
   );
   const entries = await loadWishlists(files.length > 0 ? files : ["images.txt"], { logger });
+  // A registry event (`--event FILE`): only the names it concerns; an event for no wishlist name stops here.
+  const eventFile = options["event"] as string | undefined;
+  if (eventFile !== undefined && shard) throw new ConfigError("--event and --shard do not combine: a run for an event syncs only the names it concerns");
+  const event = eventFile === undefined ? undefined : await getEventTargets(eventFile, entries);
+  if (event?.targets.length === 0) {
+    ctx.stdout.write(`${event.line}\n`);
+    return 0;
+  }
   const layout = createLayout({ kind: layoutKind });
   const owner = (options["owner"] as string | undefined) || defaultOwner(files.length > 0 ? files : ["images.txt"], ctx.env);
+  Object.assign(record, { wishlists: files.length > 0 ? files : ["images.txt"], entries, owner, ...(shard ? { shard } : {}) });
   const pubkey = join(settings.keysDir, `${settings.repo}.pub`);
   const where = target.kind === "local" ? target.stratum0 : target.repoUrl;
   const openTarget = () =>
@@ -62,8 +82,11 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
     ...(settings.registryAuth ? { authFile: settings.registryAuth } : {}),
     logger,
   });
+  // An event run fetches a moved tag's image while planning; its conversion gets the same object.
+  const images = event ? rememberImages(registry) : registry;
   try {
-    info(logger, "sync.start", `syncing ${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl}) as owner ${owner}`, { owner });
+    if (event) info(logger, "event.targets", event.line, { targets: event.targets.length, unlisted: event.unlisted.length });
+    info(logger, "sync.start", `syncing ${event ? `${event.targets.length} name(s) of a registry event` : `${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"}`} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl}) as owner ${owner}`, { owner });
     for (let attempt = 1; ; attempt++) {
       const publishTarget = await openTarget();
       try {
@@ -72,21 +95,19 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
         });
         let planned;
         try {
-          planned = await getSyncPlan(entries, { registry, reader, layout }, {
-            keepRemovedDays,
-            concurrency: settings.concurrency,
-            logger,
-            signal: ctx.signal,
-            owner,
-          });
+          const planOptions = { keepRemovedDays, concurrency: settings.concurrency, logger, signal: ctx.signal, owner, platform: settings.platform };
+          planned = event
+            ? await getEventPlan(event.targets, { registry: images, reader, layout }, planOptions)
+            : await getSyncPlan(entries, { registry, reader, layout }, planOptions);
         } finally {
           await reader.close();
         }
         const { plan, state, failures } = planned;
+        Object.assign(record, { tags: plan.tags, failures });
         const s = plan.summary;
         info(logger, "sync.plan", `plan: ${s.add} add, ${s.update} update, ${s.keep} keep, ${s.remove} remove, ${s.convert} to convert`, { ...s });
         const result = await executePlan(plan, state, failures, {
-          registry,
+          registry: images,
           target: publishTarget,
           layout,
           platform: settings.platform,
@@ -95,7 +116,10 @@ export async function run({ options, settings, logger, ctx }: CommandInput): Pro
           logger,
           signal: ctx.signal,
           ...(shard ? { shard } : {}),
+          // An event's plan comes from its names only: the index is the next full sync's to extend.
+          ...(event ? { index: "leave" as const } : {}),
         });
+        record.result = result;
         ctx.stdout.write(`${summaryTable(result.rows)}\n`);
         // Through a gateway each converted image is its own commit (its own lease), then one more.
         const commits = target.kind === "gateway" && result.commits > 1 ? ` in ${result.commits} commits` : "";

@@ -209,6 +209,8 @@ export class CatalogBuilder {
 /** Subdirectories of a directory: its linkcount is 2 more. */
 export function subdirCount(dir: DirNode): number {
   let n = 0;
-  for (const c of dir.children.values()) if (c.type === "dir") n++;
+  dir.children.forEach((c) => {
+    if (c.type === "dir") n++;
+  });
   return n;
 }

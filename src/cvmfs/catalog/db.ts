@@ -215,10 +215,10 @@ export class CatalogDb {
 
   /**
    * Inserts `n` rows that `fill(params, at, i)` writes, row `i` at `params[at…at+16)` in the
-   * `COLUMNS` order (see `Col` in row.ts), without an object per row. Rows go 16 to a statement,
-   * which halves the per-row cost of binding and stepping; a catalog that is written once pays
-   * a tenth of a millisecond to prepare that statement (64 rows to one would cost more to
-   * prepare than it saves in a 1,000-row catalog). Call inside {@link transaction}.
+   * `COLUMNS` order (see `Col` in row.ts), without an object per row. Rows go 16 to a statement:
+   * fewer trips into SQLite than one at a time, and cheap to prepare for a catalog written once
+   * (a 64-row statement costs more to prepare than it saves in a 1,000-row catalog). Call
+   * inside a transaction.
    */
   insertFilled(n: number, fill: (params: unknown[], at: number, i: number) => void): void {
     let i = 0;

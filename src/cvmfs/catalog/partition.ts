@@ -14,13 +14,15 @@ export const CATALOG_MARKER = ".cvmfscatalog";
  * Walking post-order (children settled before their parent), a directory gives away its heaviest
  * subdirectories, each then a catalog of its own, while:
  * - it is over `maxEntries`, the hard limit: any subdirectory goes, however light;
+ * - it is over `pathEntries` on its own: no catalog may take a whole path's budget;
  * - its rows plus the heaviest chain of catalogs nested below it are over `pathEntries`: a
- *   subdirectory goes if that shortens the chain, and only if it weighs at least `minEntries`
- *   (lighter ones stay with their parent, as cvmfs_server's `kDefaultMinWeight` keeps thousands
- *   of tiny catalogs away; a catalog file costs some 50 KiB before its first row).
- * The image's top catalog is on every path into the image (the container runtime reads
- * `.singularity.d/` and `/etc` on every start), so once the image does not fit one path budget,
- * the top gives away every subdirectory of at least `minEntries` too, whatever the chain.
+ *   subdirectory goes if that shortens the chain.
+ * Short of the hard limit, only subdirectories of at least `minEntries` go: lighter ones stay
+ * with their parent, as cvmfs_server's `kDefaultMinWeight` keeps thousands of tiny catalogs away
+ * (a catalog file costs some 50 KiB before its first row). The image's top catalog is on every
+ * path into the image (the container runtime reads `.singularity.d/` and `/etc` on every start),
+ * so once the image does not fit one path budget, the top gives away every subdirectory of at
+ * least `minEntries`, whatever the chain.
  *
  * Each split-off directory also receives a `.cvmfscatalog` marker row, so the limits leave room
  * for it. A directory whose own entries alone exceed `maxEntries` cannot be split: it stays
@@ -93,10 +95,11 @@ export function planAutoCatalogs(root: DirNode, limits: Partial<PartitionLimits>
     let weight = 1;
     let chain = 0;
     const kept: DirNode[] = [];
-    for (const [name, child] of dir.children) {
+    // forEach rather than for…of: no [name, node] pair allocated per entry of a large tree.
+    dir.children.forEach((child, name) => {
       if (child.type !== "dir") {
         weight += 1;
-        continue;
+        return;
       }
       const s = settle(child, `${path}/${name}`, false);
       if (child.children.get(CATALOG_MARKER)?.type === "file") {
@@ -109,7 +112,7 @@ export function planAutoCatalogs(root: DirNode, limits: Partial<PartitionLimits>
         chain = Math.max(chain, s.chain);
         kept.push(child);
       }
-    }
+    });
     // No catalog may take the whole path budget alone; and the top keeps only light directories
     // once the image does not fit one path budget.
     const aim = isTop && weight + chain > pathBudget ? minWeight : pathBudget;

@@ -101,7 +101,9 @@ export class PathKeys {
     let buf = this.buf;
     // Worst case: 3 bytes of UTF-8 per UTF-16 unit, plus padding.
     if (tail + name.length * 3 + 72 > buf.length) buf = this.buf = new Uint8Array(2 * (tail + name.length * 3 + 72));
-    buf.set(prefix.bytes.subarray(done), 0);
+    // A loop, not set(subarray): no view object per key for fewer than 64 bytes.
+    const bytes = prefix.bytes;
+    for (let i = 0; i < tail; i++) buf[i] = bytes[done + i] as number;
     let n = tail;
     for (let i = 0; i < name.length; i++) {
       const ch = name.charCodeAt(i);

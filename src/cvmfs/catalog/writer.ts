@@ -153,10 +153,10 @@ function listCatalogs(dir: DirNode, path: string, splits: Set<DirNode>, out: Cat
 
 /** Split-off directories directly inside the catalog rooted at `dir` (not below another split). */
 function nestedRootsOf(dir: DirNode, path: string, splits: Set<DirNode>, out: Array<[DirNode, string]>): void {
-  for (const [name, child] of dir.children) {
-    if (child.type !== "dir") continue;
+  dir.children.forEach((child, name) => {
+    if (child.type !== "dir") return;
     const p = `${path}/${name}`;
     if (splits.has(child)) out.push([child, p]);
     else nestedRootsOf(child, p, splits, out);
-  }
+  });
 }

@@ -102,7 +102,7 @@ describe("planAutoCatalogs", () => {
   it.each([
     ["a deep tree (4 subdirectories and 40 files per directory, 7 levels)", () => {
       const make = (h: number): DirNode => (h === 0 ? flat(40) : fanOut(4, () => make(h - 1), 40));
-      return make(7);
+      return make(6);
     }],
     ["a deep, narrow tree (2 subdirectories and 50 files per directory, 13 levels)", () => {
       const make = (h: number): DirNode => (h === 0 ? flat(50) : fanOut(2, () => make(h - 1), 50));
