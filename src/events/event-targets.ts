@@ -22,8 +22,17 @@ export function matchEventTargets(pushed: readonly ImageReference[], entries: re
   const targets: ExpandedEntry[] = [];
   const unlisted: ImageReference[] = [];
   const repositoryOf = (ref: ImageReference): string => `${ref.registry}/${ref.repository}`;
+  // By repository, in wishlist order: an event may name many tags, a wishlist many lines.
+  const lines = new Map<string, WishlistEntry[]>();
+  for (const e of entries) {
+    if (e.ref.digest !== undefined) continue;
+    const key = repositoryOf(e.ref);
+    const list = lines.get(key);
+    if (list) list.push(e);
+    else lines.set(key, [e]);
+  }
   for (const ref of pushed) {
-    const candidates = entries.filter((e) => e.ref.digest === undefined && repositoryOf(e.ref) === repositoryOf(ref));
+    const candidates = lines.get(repositoryOf(ref)) ?? [];
     const entry =
       candidates.find((e) => e.tagPattern === undefined && e.ref.tag === ref.tag) ??
       candidates.find((e) => e.tagPattern !== undefined && ref.tag !== undefined && tagMatcher(e.tagPattern)(ref.tag));

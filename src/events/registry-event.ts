@@ -86,9 +86,8 @@ export function parseRegistryEvent(text: string, where: string): RegistryEvent {
   if (!format) throw new EventError(`${name}: not a registry event: expected ${EXPECTED}; ${describeKeys(object)}`);
   try {
     const read = format.read(body);
-    const seen = new Set<string>();
-    const pushed = read.pushed.filter((ref) => !seen.has(formatImageReference(ref)) && Boolean(seen.add(formatImageReference(ref))));
-    return { format: format.format, pushed, ignored: read.ignored };
+    const pushed = new Map(read.pushed.map((ref) => [formatImageReference(ref), ref]));
+    return { format: format.format, pushed: [...pushed.values()], ignored: read.ignored };
   } catch (err) {
     if (err instanceof EventError) throw new EventError(`${name}: a ${EVENT_FORMAT_NAMES[format.format]}, but ${err.message}`);
     throw err;

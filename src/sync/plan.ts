@@ -285,7 +285,10 @@ function findTarget(
   byManifest: ReadonlyMap<string, PublishedImage>,
 ): PublishedImage | undefined {
   const configHex = d.configDigest ? hexOf(d.configDigest) : undefined;
-  if (previous && (previous.metadata?.manifestDigest === d.manifestDigest || previous.hex === configHex)) return previous;
+  // A tag on a multi-platform index resolves to the index digest; the image keeps it beside the
+  // digest of the platform's own manifest, so an unchanged index is a `keep` with no fetch.
+  const sameManifest = previous?.metadata?.manifestDigest === d.manifestDigest || previous?.metadata?.indexDigest === d.manifestDigest;
+  if (previous && (sameManifest || previous.hex === configHex)) return previous;
   return (configHex ? state.images.get(configHex) : undefined) ?? byManifest.get(d.manifestDigest);
 }
 

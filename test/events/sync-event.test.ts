@@ -184,6 +184,22 @@ describe("sync --event with the real registry's notifications", () => {
     expect(after.links).toEqual({ ...before.links, "/sites/lib:2": layout.imageDir(images["lib:2"]!.configDigest) });
   });
 
+  it("an event for a repository that does not exist yet creates it with that image only", async () => {
+    const event = dir.join("push-lib.json");
+    const fresh = ["--stratum0", dir.join("fresh-s0")];
+    const plan = await runCli(["plan", "--event", event, ...common(), ...fresh]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/add\s+\/sites\/lib:2/);
+    const run = await runCli(["sync", "--event", event, ...common(), ...fresh]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const reader = await RepositoryReader.open({ dir: dir.join("fresh-s0") }, { fqrn: FQRN });
+    try {
+      expect((await reader.listing("/sites")).map((e) => e.name)).toEqual(["lib:2"]);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it("a tag moved to an image another name already has: the name moves, nothing is converted again", async () => {
     const bodies = await copyTo("staging/app:2", "sites/tool:1");
     const event = await triggerPayload(bodies.at(-1)!, "push-tool.json");

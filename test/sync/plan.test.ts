@@ -52,6 +52,18 @@ describe("assemblePlan", () => {
     expect(plan.imageRemovals).toEqual([]);
   });
 
+  it("keeps a name on a multi-platform index whose digest is unchanged, without fetching it", () => {
+    const state = published({ c1: "m1" }, { "/library/centos:7": "c1" });
+    const image = state.images.get(hexOf("c1"))!;
+    image.metadata = { ...image.metadata!, indexDigest: digest("index-1") };
+    const plan = assemblePlan([want("centos:7", "index-1")], state, layout, { now });
+    expect(plan.tags[0]).toMatchObject({ action: "keep", convert: false });
+    expect(plan.conversions).toEqual([]);
+    // The index moved: a conversion is planned (the executor finds out whether the platform's image changed).
+    const moved = assemblePlan([want("centos:7", "index-2")], state, layout, { now });
+    expect(moved.tags[0]).toMatchObject({ action: "update", convert: true });
+  });
+
   it("updates a name whose tag moved to a new digest, and schedules the old image", () => {
     const state = published({ c1: "m1" }, { "/library/centos:7": "c1" });
     const plan = assemblePlan([want("centos:7", "m2", "c2")], state, layout, { now, keepRemovedDays: 7 });
