@@ -84,6 +84,15 @@ module.exports = {
       to: { path: "^src/cli/" },
     },
     {
+      name: "platforms-below-sync",
+      severity: "error",
+      comment:
+        "The per-architecture names are a small vocabulary the layout and the plan use; they know no command, " +
+        "no plan and no repository format.",
+      from: { path: "^src/platforms/" },
+      to: { path: "^src/(cli|sync|events|cvmfs|gateway|status)/" },
+    },
+    {
       name: "no-orphans",
       severity: "error",
       comment: "A source file nothing imports is dead code (knip finds unused exports).",

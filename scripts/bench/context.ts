@@ -1,3 +1,5 @@
+import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.js";
+
 /** What each scripts/bench/<area>.bench.ts receives: `export async function run(ctx: BenchContext)`. */
 export interface Figure {
   name: string;
@@ -43,4 +45,14 @@ export function xorshift32(seed: number): () => number {
     x ^= x << 5;
     return x >>> 0;
   };
+}
+
+/** The revision a local stratum 0 publishes now (to count the revisions a run added). */
+export async function publishedRevision(stratum0: string, fqrn: string): Promise<number> {
+  const reader = await RepositoryReader.open({ dir: stratum0 }, { fqrn });
+  try {
+    return reader.manifest.revision;
+  } finally {
+    await reader.close();
+  }
 }

@@ -13,11 +13,10 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import pLimit from "p-limit";
 import { main } from "../../src/cli/main.js";
-import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.js";
 import { pushImage, type PushedImage } from "../../test/support/image-builder.js";
 import { buildLayer } from "../../test/support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../../test/support/registry.js";
-import { round, type BenchContext } from "./context.js";
+import { round, publishedRevision, type BenchContext } from "./context.js";
 
 const IMAGES = Number(process.env.BENCH_EVENT_IMAGES ?? 2000);
 const TAGS_PER_REPOSITORY = 50;
@@ -37,14 +36,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; seco
   return { code, stdout, seconds: (performance.now() - t0) / 1000 };
 }
 
-async function revisionOf(stratum0: string): Promise<number> {
-  const reader = await RepositoryReader.open({ dir: stratum0 }, { fqrn: FQRN });
-  try {
-    return reader.manifest.revision;
-  } finally {
-    await reader.close();
-  }
-}
+const revisionOf = (stratum0: string): Promise<number> => publishedRevision(stratum0, FQRN);
 
 /** The images: each its own config over one or two shared base layers (a conversion reuses the layer cache). */
 async function baseLayers() {

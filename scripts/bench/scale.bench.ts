@@ -17,7 +17,7 @@ import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.j
 import { pushImage, type PushedImage } from "../../test/support/image-builder.js";
 import { buildLayer } from "../../test/support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../../test/support/registry.js";
-import { round, type BenchContext } from "./context.js";
+import { round, publishedRevision, type BenchContext } from "./context.js";
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? "200,2000").split(",").map(Number);
 const TAGS_PER_REPOSITORY = 50;
@@ -54,14 +54,7 @@ async function cli(args: string[]): Promise<RunResult> {
 
 const layerDownloads = (r: RunResult): number => r.events.filter((e) => e["event"] === "layer.start").length;
 
-async function revisionOf(stratum0: string): Promise<number> {
-  const reader = await RepositoryReader.open({ dir: stratum0 }, { fqrn: FQRN });
-  try {
-    return reader.manifest.revision;
-  } finally {
-    await reader.close();
-  }
-}
+const revisionOf = (stratum0: string): Promise<number> => publishedRevision(stratum0, FQRN);
 
 /** Root catalog size and the largest catalog, in bytes (uncompressed SQLite files). */
 async function catalogSizes(stratum0: string): Promise<{ root: number; largest: number; count: number }> {

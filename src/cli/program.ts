@@ -45,6 +45,7 @@ function addCommon(cmd: Command): Command {
     .addOption(opt("--log-format <format>", "text or json (one JSON object per event, on stderr)", "text"))
     .addOption(opt("--concurrency <n>", "images worked on at once", "4"))
     .addOption(opt("--platform <os/arch[/variant]>", "platform to pick from multi-platform images", "linux/amd64"))
+    .addOption(opt("--platforms <list>", "platforms to publish, default first (e.g. linux/amd64,linux/arm64); overrides --platform"))
     .addOption(opt("--registry-auth <file>", "docker config.json with registry credentials"))
     .addOption(listOpt("--insecure-registry <host:port>", "speak plain HTTP to this registry (repeatable)"))
     .addOption(opt("--cache-dir <dir>", "layer cache (default ~/.cache/cvmfs-image-sync)"))

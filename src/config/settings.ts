@@ -15,7 +15,13 @@ export interface CommonSettings {
   logFormat: "text" | "json";
   /** Images (sync) or layers (convert) worked on at once. */
   concurrency: number;
+  /** The default platform: the first of `platforms`; today's public names carry it. */
   platform: Platform;
+  /**
+   * Every platform wanted (`--platforms`, else just `--platform`), default first. With more than
+   * one, each image is also published per architecture (see layout.ts `archPath`).
+   */
+  platforms: Platform[];
   /** docker config.json with registry credentials, if any. */
   registryAuth?: string;
   /** HOST:PORT of registries spoken to over plain HTTP. */
@@ -36,6 +42,8 @@ export interface RawCommonOptions {
   logFormat?: string;
   concurrency?: string | number;
   platform?: string;
+  /** `--platforms`: comma or space separated; overrides `--platform`. */
+  platforms?: string;
   registryAuth?: string;
   insecureRegistry?: string[];
   cacheDir?: string;
@@ -51,6 +59,16 @@ export function parsePlatform(text: string): Platform {
   }
   const [os, architecture, variant] = parts as [string, string, string | undefined];
   return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+function uniquePlatforms(list: readonly Platform[]): Platform[] {
+  const seen = new Set<string>();
+  return list.filter((p) => {
+    const key = `${p.os}/${p.architecture}/${p.variant ?? ""}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Splits list-valued environment variables: comma, space or newline separated. */
@@ -75,12 +93,16 @@ export function resolveCommonSettings(raw: RawCommonOptions, env: NodeJS.Process
     throw new ConfigError(`--log-format must be text or json, got "${logFormat}"`);
   }
   const registryAuth = raw.registryAuth ?? env["REGISTRY_AUTH_FILE"];
+  const listed = splitList(raw.platforms).map(parsePlatform);
+  if (raw.platforms !== undefined && listed.length === 0) throw new ConfigError("--platforms is empty: give os/arch[/variant] values, e.g. linux/amd64,linux/arm64");
+  const platforms = listed.length > 0 ? uniquePlatforms(listed) : [parsePlatform(raw.platform ?? "linux/amd64")];
   return {
     repo,
     keysDir: resolve(raw.keysDir ?? "keys"),
     logFormat,
     concurrency,
-    platform: parsePlatform(raw.platform ?? "linux/amd64"),
+    platform: platforms[0]!,
+    platforms,
     ...(registryAuth ? { registryAuth: resolve(registryAuth) } : {}),
     insecureRegistries: splitList(raw.insecureRegistry),
     cacheDir: raw.cacheDir

@@ -1,5 +1,5 @@
 import type { RepositoryLayout } from "../sync/layout.js";
-import { assemblePlan, type DesiredImage, type Plan } from "../sync/plan.js";
+import { assemblePlan, countTags, type DesiredImage, type Plan } from "../sync/plan.js";
 import type { PublishedState } from "../sync/published-state.js";
 
 /** Options of one event plan. */
@@ -29,18 +29,13 @@ export function assembleEventPlan(desired: readonly DesiredImage[], state: Publi
   });
   const names = new Set(options.names);
   const tags = full.tags.filter((t) => names.has(t.publicPath));
-  const count = (action: string): number => tags.filter((t) => t.action === action).length;
   return {
     ...full,
     tags,
     imageRemovals: [],
     schedule: state.schedule,
     summary: {
-      add: count("add"),
-      update: count("update"),
-      keep: count("keep"),
-      remove: count("remove"),
-      others: tags.filter((t) => t.otherOwners !== undefined).length,
+      ...countTags(tags),
       convert: full.conversions.length,
       removeImages: 0,
       waiting: 0,

@@ -6,7 +6,7 @@ import type { SyncPlan } from "../sync/get-sync-plan.js";
 import type { RepositoryLayout } from "../sync/layout.js";
 import type { DesiredImage } from "../sync/plan.js";
 import { assemblePublishedState, emptyPublishedState } from "../sync/published-state.js";
-import { resolveDesired } from "../sync/resolve-desired.js";
+import { desiredNames, namePath, resolveDesired } from "../sync/resolve-desired.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
 import type { ExpandedEntry } from "../wishlist/expand-wishlist.js";
 import { withDigest } from "../wishlist/reference.js";
@@ -28,10 +28,19 @@ import { EVENT_FORMAT_NAMES } from "./registry-event.js";
 export async function getEventPlan(
   targets: readonly ExpandedEntry[],
   deps: { registry: RegistryClient; reader: RepositoryReader | undefined; layout: RepositoryLayout },
-  options: { platform: Platform; concurrency: number; logger: Logger; signal?: AbortSignal; owner?: string },
+  options: {
+    platform: Platform;
+    /** The run's platforms, default first: a line published per architecture has a name per platform. */
+    platforms?: readonly Platform[];
+    concurrency: number;
+    logger: Logger;
+    signal?: AbortSignal;
+    owner?: string;
+  },
 ): Promise<SyncPlan> {
   const { reader, layout, registry } = deps;
-  const names = targets.map((t) => layout.publicPath(t.ref));
+  const run = options.platforms ?? [options.platform];
+  const names = targets.flatMap((t) => desiredNames(t.entry, t.ref, "", run, layout).map((d) => namePath(d, layout)));
   const first = reader ? await readEventSnapshot(reader, layout, names) : undefined;
   // What the names point at now (the owners file, which grows with the repository, is parsed once, below).
   const images = first ? { ...first, files: Object.fromEntries(Object.entries(first.files).filter(([file]) => file !== layout.ownersPath)) } : undefined;
@@ -41,15 +50,15 @@ export async function getEventPlan(
     targets.map((t) => t.entry),
     registry,
     layout,
-    { concurrency: options.concurrency, logger: options.logger, ...(options.signal ? { signal: options.signal } : {}) },
+    { concurrency: options.concurrency, logger: options.logger, platforms: run, ...(options.signal ? { signal: options.signal } : {}) },
   );
   const desired = await Promise.all(
     resolved.desired.map(async (d): Promise<DesiredImage> => {
-      const dir = before.tags.get(layout.publicPath(d.ref));
+      const dir = before.tags.get(namePath(d, layout));
       const previous = dir === undefined ? undefined : before.images.get(layout.configHexOf(dir) ?? "");
       if (previous?.metadata?.manifestDigest === d.manifestDigest) return d;
       try {
-        const image = await registry.image(withDigest(d.ref, d.manifestDigest), options.platform, options.signal ? { signal: options.signal } : {});
+        const image = await registry.image(withDigest(d.ref, d.manifestDigest), d.platform ?? options.platform, options.signal ? { signal: options.signal } : {});
         return { ...d, configDigest: image.configDigest };
       } catch {
         return d; // the conversion meets the same error and reports it with the image

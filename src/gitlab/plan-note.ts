@@ -67,7 +67,8 @@ export function renderPlanNote(plan: PlanJson, context: PlanNoteContext): string
 function tagTable(tags: readonly PlanJsonTag[]): string[] {
   const out = ["| Image | Action | Digest | Size |", "| --- | --- | --- | --- |"];
   for (const t of tags.slice(0, MAX_NOTE_ROWS)) {
-    const image = t.reference ?? t.publicPath;
+    // One reference has a row per platform when it is published per architecture.
+    const image = t.reference !== undefined && t.arch !== undefined ? `${t.reference} (${t.arch})` : (t.reference ?? t.publicPath);
     const where = t.file !== undefined ? ` <sub>${escapeCell(`${t.file}:${t.line ?? 0}`)}</sub>` : "";
     out.push(row([`${code(image)}${where}`, actionText(t), digestText(t), t.convert ? "new" : size(t.bytes)]));
   }
@@ -84,6 +85,10 @@ function actionText(t: PlanJsonTag): string {
 function digestText(t: PlanJsonTag): string {
   if (t.action === "remove") return short(t.previousManifestDigest);
   if (t.action === "update" && t.previousManifestDigest) return `${short(t.previousManifestDigest)} → ${short(t.manifestDigest)}`;
+  // A per-architecture name of an index: the index digest, then its platform's own manifest.
+  if (t.arch !== undefined && t.platformManifestDigest !== undefined && t.platformManifestDigest !== t.manifestDigest) {
+    return `${short(t.manifestDigest)} (${escapeCell(t.arch)}: ${short(t.platformManifestDigest)})`;
+  }
   return short(t.manifestDigest);
 }
 

@@ -18,6 +18,10 @@ export const PlanJsonTag = z.object({
   line: z.number().int().optional(),
   manifestDigest: z.string().optional(),
   previousManifestDigest: z.string().optional(),
+  /** For a per-architecture name: the platform it stands for. */
+  arch: z.string().optional(),
+  /** The digest of that platform's own manifest, when the plan knows it. */
+  platformManifestDigest: z.string().optional(),
   convert: z.boolean().optional(),
   retained: z.boolean().optional(),
   otherOwners: z.array(z.string()).optional(),

@@ -1,10 +1,12 @@
 import { Readable } from "node:stream";
 import type { ContentStore } from "../content/content-store.js";
 import type { CatalogEditor } from "../cvmfs/catalog/editor.js";
+import { archLinks } from "../platforms/arch-names.js";
+import { parsePlatform, platformRank } from "../registry/platform.js";
 import { linkTarget, type RepositoryLayout } from "./layout.js";
 import { formatNameOwners, type NameOwners } from "./name-owners.js";
 import { formatPublishedIndex, type PublishedIndex } from "./published-index.js";
-import type { Plan, PlannedTag } from "./plan.js";
+import { conversionKey, type Plan, type PlannedTag } from "./plan.js";
 import { emptyRemovalSchedule, formatRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
 
 /** What one run decided for each public name, after conversions ran. */
@@ -22,12 +24,29 @@ export interface TagEdit {
  * Pure: fixes the target of every name now that conversions told the config digests.
  * A name whose conversion failed keeps what it had; `keep` changes nothing.
  */
-export function assembleTagEdits(plan: Plan, dirOfManifest: ReadonlyMap<string, string>, failedManifests: ReadonlyMap<string, string>): TagEdit[] {
+export function assembleTagEdits(
+  plan: Plan,
+  dirOfManifest: ReadonlyMap<string, string>,
+  failedManifests: ReadonlyMap<string, string>,
+  platforms: {
+    /** Conversions left out because the image lacks the platform: their names wait, with this note. */
+    skipped?: ReadonlyMap<string, string>;
+    /** The platform (`os/arch[/variant]`) of each fetched image, by conversion key. */
+    platformOf?: ReadonlyMap<string, string>;
+  } = {},
+): TagEdit[] {
   return plan.tags.map((tag) => {
     if (tag.action === "keep") return { tag, imageDir: tag.imageDir, changed: false };
     if (tag.action === "remove") return { tag, changed: true };
-    const failure = tag.manifestDigest ? failedManifests.get(tag.manifestDigest) : undefined;
-    const imageDir = tag.imageDir ?? (tag.manifestDigest ? dirOfManifest.get(tag.manifestDigest) : undefined);
+    const key = conversionKey(tag.manifestDigest ?? "", tag.platform);
+    const got = platforms.platformOf?.get(key);
+    // A per-architecture name never points at another architecture's image (a single-platform
+    // manifest of another platform serves the usual name only).
+    const wrongArch = tag.arch !== undefined && got !== undefined && platformRank(parsePlatform(tag.arch), parsePlatform(got)) === undefined;
+    const failure =
+      (tag.manifestDigest ? (failedManifests.get(key) ?? platforms.skipped?.get(key)) : undefined) ??
+      (wrongArch ? `[E_PLATFORM] the image is for ${got}, not ${tag.arch}` : undefined);
+    const imageDir = tag.imageDir ?? (tag.manifestDigest ? dirOfManifest.get(key) : undefined);
     if (failure !== undefined || imageDir === undefined) {
       return { tag, imageDir: tag.previousImageDir, changed: false, skipped: failure ?? "image directory unknown" };
     }
@@ -84,6 +103,15 @@ export async function applyTagEdits(
     }
     await editor.putSymlink(path, linkTarget(path, edit.imageDir!));
     changed = true;
+  }
+  // The per-architecture tree's own links (the variant link through $(CVMFS_ARCH) and the
+  // kernel-name aliases) come with its first name and are rewritten only when one is added.
+  if (edits.some((e) => e.changed && e.tag.action !== "remove" && e.tag.publicPath.startsWith(`${schedule.layout.archRoot}/`))) {
+    for (const link of archLinks()) {
+      const existing = await editor.lookup(link.path);
+      if (existing?.kind === "symlink" && existing.symlink === link.target) continue;
+      await editor.putSymlink(link.path, link.target);
+    }
   }
   for (const dir of removals) {
     if (await editor.remove(dir)) {

@@ -1,5 +1,6 @@
 import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import type { Logger } from "../logger.js";
+import type { Platform } from "../registry/image.js";
 import type { RegistryClient } from "../registry/registry-client.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
 import type { RepositoryLayout } from "./layout.js";
@@ -22,13 +23,23 @@ export interface SyncPlan {
 export async function getSyncPlan(
   entries: readonly WishlistEntry[],
   deps: { registry: RegistryClient; reader: RepositoryReader; layout: RepositoryLayout },
-  options: { keepRemovedDays: number; concurrency: number; logger: Logger; signal?: AbortSignal; now?: Date; owner?: string },
+  options: {
+    keepRemovedDays: number;
+    concurrency: number;
+    logger: Logger;
+    signal?: AbortSignal;
+    now?: Date;
+    owner?: string;
+    /** The run's platforms, default first (`--platforms`). */
+    platforms?: readonly Platform[];
+  },
 ): Promise<SyncPlan> {
   const state = await readPublishedState(publishedTreeSource(deps.reader), deps.layout);
   const resolved = await resolveDesired(entries, deps.registry, deps.layout, {
     concurrency: Math.max(options.concurrency, 8),
     logger: options.logger,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.platforms ? { platforms: options.platforms } : {}),
   });
   const retain = [...state.tags.keys()].filter((name) =>
     resolved.retainPrefixes.some((prefix) => name === prefix || (prefix.endsWith(":") && name.startsWith(prefix))),

@@ -1,5 +1,7 @@
 import path from "node:path";
 import { InternalError } from "../errors.js";
+import { ARCH_ROOT, archDirName } from "../platforms/arch-names.js";
+import type { Platform } from "../registry/image.js";
 import { DOCKER_HUB, type ImageReference } from "../wishlist/reference.js";
 
 /**
@@ -48,6 +50,14 @@ export interface RepositoryLayout {
   configHexOf(imageDir: string): string | undefined;
   /** The public name (symlink path) of a concrete reference (a tag or a digest, no pattern). */
   publicPath(ref: ImageReference): string;
+  /** The root of the per-architecture names (`/.multiarch`, as DUCC's multi-architecture layout). */
+  readonly archRoot: string;
+  /**
+   * The per-architecture name of a reference for one platform: `/.multiarch/<arch>` + its public
+   * name (`/.multiarch/arm64/library/centos:7`; in the `ducc` layout
+   * `/.multiarch/arm64/registry.hub.docker.com/library/centos:7`, DUCC's own shape).
+   */
+  archPath(ref: ImageReference, platform: Platform): string;
 }
 
 const DIGEST = /^([a-z0-9]+):([a-f0-9]{32,})$/;
@@ -58,9 +68,16 @@ export function createLayout(options: LayoutOptions = { kind: "osg" }): Reposito
   const flat = options.kind === "ducc";
   const imagesRoot = flat ? "/.flat" : "/.images";
   const dockerHubHost = options.kind === "ducc" ? (options.dockerHubHost ?? "registry.hub.docker.com") : DOCKER_HUB;
+  const publicPath = (ref: ImageReference): string => {
+    const name = `${ref.repository}:${publicTag(ref)}`;
+    if (options.kind === "osg") return `/${name}`;
+    const host = ref.registry === DOCKER_HUB ? dockerHubHost : ref.registry;
+    return `/${host}/${name}`;
+  };
   return {
     kind: options.kind,
     imagesRoot,
+    archRoot: ARCH_ROOT,
     removalSchedulePath: `${imagesRoot}/.removal-schedule.json`,
     indexPath: `${imagesRoot}/.index.json`,
     ownersPath: `${imagesRoot}/.owners.json`,
@@ -76,11 +93,9 @@ export function createLayout(options: LayoutOptions = { kind: "osg" }): Reposito
       const hex = flat ? (rest.startsWith(prefix) ? rest : "") : prefix + rest;
       return prefix.length === 2 && HEX.test(hex) ? hex : undefined;
     },
-    publicPath(ref) {
-      const name = `${ref.repository}:${publicTag(ref)}`;
-      if (options.kind === "osg") return `/${name}`;
-      const host = ref.registry === DOCKER_HUB ? dockerHubHost : ref.registry;
-      return `/${host}/${name}`;
+    publicPath,
+    archPath(ref, platform) {
+      return `${ARCH_ROOT}/${archDirName(platform)}${publicPath(ref)}`;
     },
   };
 }

@@ -27,12 +27,16 @@ export function planToJson(plan: Plan): Record<string, unknown> {
  * published metadata and are blank when unknown (not yet converted).
  */
 export function formatPlanTable(plan: Plan): string {
-  const header = ["ACTION", "PUBLIC NAME", "REFERENCE", "MANIFEST", "IMAGE", "SIZE", "SOURCE"];
+  // A plan with per-architecture names says each one's platform and, when known, the digest of
+  // that platform's own manifest (MANIFEST is the tag's, an index's for a multi-platform image).
+  const perArch = plan.tags.some((t) => t.arch !== undefined);
+  const header = ["ACTION", "PUBLIC NAME", "REFERENCE", "MANIFEST", ...(perArch ? ["PLATFORM"] : []), "IMAGE", "SIZE", "SOURCE"];
   const rows = plan.tags.map((t) => [
     t.action + (t.retained ? " (retained)" : "") + (t.otherOwners ? ` (owned by ${t.otherOwners.join(", ")})` : ""),
     t.publicPath,
     t.reference ?? "",
     shortDigest(t.action === "remove" ? t.previousManifestDigest : t.manifestDigest, ""),
+    ...(perArch ? [platformColumn(t)] : []),
     imageColumn(t),
     t.bytes !== undefined ? humanBytes(t.bytes) : "",
     t.file !== undefined ? `${t.file}:${t.line ?? 0}` : "",
@@ -55,6 +59,12 @@ export function formatPlanTable(plan: Plan): string {
       `${s.convert} image(s) to convert; ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+function platformColumn(t: PlannedTag): string {
+  const platform = t.arch ?? t.platform ?? "";
+  const own = t.platformManifestDigest !== undefined && t.platformManifestDigest !== t.manifestDigest ? shortDigest(t.platformManifestDigest, "") : "";
+  return [platform, own].filter((p) => p !== "").join(" ");
 }
 
 function imageColumn(t: PlannedTag): string {

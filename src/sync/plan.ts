@@ -1,4 +1,5 @@
 import { WishlistError, type WishlistProblem } from "../errors.js";
+import { parsePlatform, platformRank } from "../registry/platform.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
 import { formatImageReference, parseImageReference, type ImageReference } from "../wishlist/reference.js";
 import type { LayoutKind, RepositoryLayout } from "./layout.js";
@@ -18,6 +19,20 @@ export interface DesiredImage {
   ref: ImageReference;
   manifestDigest: string;
   configDigest?: string;
+  /** The public name, when it is not the reference's usual one (a per-architecture name). */
+  publicPath?: string;
+  /** The platform to fetch (`os/arch[/variant]`), when not the run's default. */
+  platform?: string;
+  /** For a per-architecture name: the platform the name stands for; only an image of it may go there. */
+  arch?: string;
+}
+
+/**
+ * The key of one conversion before its config is known: the manifest (or index) digest, and the
+ * platform when it is not the run's default, since one index digest stands for every platform.
+ */
+export function conversionKey(manifestDigest: string, platform: string | undefined): string {
+  return platform === undefined ? manifestDigest : `${manifestDigest} ${platform}`;
 }
 
 /** The plan's verb for one public name (DESIGN.md "Names"). */
@@ -35,6 +50,12 @@ export interface PlannedTag {
   line?: number;
   manifestDigest?: string;
   previousManifestDigest?: string;
+  /** The platform fetched for it, when not the run's default (see DesiredImage). */
+  platform?: string;
+  /** For a per-architecture name: the platform it stands for. */
+  arch?: string;
+  /** The digest of the platform's own manifest, when known (a kept name's image says it). */
+  platformManifestDigest?: string;
   /** Image directory it will point at; undefined while the config digest is unknown (a conversion will tell). */
   imageDir?: string;
   previousImageDir?: string;
@@ -52,6 +73,8 @@ export interface PlannedTag {
 /** One image to convert: done once however many names want it. */
 export interface PlannedConversion {
   manifestDigest: string;
+  /** The platform to fetch, when not the run's default. */
+  platform?: string;
   configDigest?: string;
   /** Known when the config digest is. */
   imageDir?: string;
@@ -158,9 +181,10 @@ export function assemblePlan(
     if (imageDir) referenced.add(layout.configHexOf(imageDir) ?? "");
     else if (previous) referenced.add(previous.hex); // unknown config: the old image may be the same one
     if (!target) {
-      const key = d.configDigest ?? d.manifestDigest;
+      const key = d.configDigest ?? conversionKey(d.manifestDigest, d.platform);
       const c = conversions.get(key) ?? {
         manifestDigest: d.manifestDigest,
+        ...(d.platform ? { platform: d.platform } : {}),
         ...(d.configDigest ? { configDigest: d.configDigest } : {}),
         ...(imageDir ? { imageDir } : {}),
         references: [],
@@ -180,6 +204,9 @@ export function assemblePlan(
       file: d.entry.file,
       line: d.entry.line,
       manifestDigest: d.manifestDigest,
+      ...(d.platform ? { platform: d.platform } : {}),
+      ...(d.arch ? { arch: d.arch } : {}),
+      ...(target?.metadata ? { platformManifestDigest: target.metadata.manifestDigest } : {}),
       ...(previous?.metadata && action !== "keep" ? { previousManifestDigest: previous.metadata.manifestDigest } : {}),
       ...(imageDir ? { imageDir } : {}),
       ...(previousDir !== undefined && action !== "keep" ? { previousImageDir: previousDir } : {}),
@@ -253,7 +280,6 @@ export function assemblePlan(
     };
   });
 
-  const count = (a: TagAction): number => tags.filter((t) => t.action === a).length;
   return {
     layout: layout.kind,
     tags,
@@ -262,16 +288,18 @@ export function assemblePlan(
     schedule,
     owners,
     summary: {
-      add: count("add"),
-      update: count("update"),
-      keep: count("keep"),
-      remove: count("remove"),
-      others: tags.filter((t) => t.otherOwners !== undefined).length,
+      ...countTags(tags),
       convert: conversions.size,
       removeImages: due.length,
       waiting: imageRemovals.length - due.length,
     },
   };
+}
+
+/** The summary's counts of names by action, and of names kept only for other owners. */
+export function countTags(tags: readonly PlannedTag[]): Pick<Plan["summary"], "add" | "update" | "keep" | "remove" | "others"> {
+  const count = (a: TagAction): number => tags.filter((t) => t.action === a).length;
+  return { add: count("add"), update: count("update"), keep: count("keep"), remove: count("remove"), others: tags.filter((t) => t.otherOwners !== undefined).length };
 }
 
 /**
@@ -287,9 +315,23 @@ function findTarget(
   const configHex = d.configDigest ? hexOf(d.configDigest) : undefined;
   // A tag on a multi-platform index resolves to the index digest; the image keeps it beside the
   // digest of the platform's own manifest, so an unchanged index is a `keep` with no fetch.
-  const sameManifest = previous?.metadata?.manifestDigest === d.manifestDigest || previous?.metadata?.indexDigest === d.manifestDigest;
-  if (previous && (sameManifest || previous.hex === configHex)) return previous;
-  return (configHex ? state.images.get(configHex) : undefined) ?? byManifest.get(d.manifestDigest);
+  const sameManifest =
+    previous?.metadata?.manifestDigest === d.manifestDigest || previous?.metadata?.indexDigest === d.manifestDigest || previous?.indexes?.includes(d.manifestDigest) === true;
+  if (previous && fits(d, previous) && (sameManifest || previous.hex === configHex)) return previous;
+  const found = (configHex ? state.images.get(configHex) : undefined) ?? byManifest.get(d.manifestDigest);
+  return found && fits(d, found) ? found : undefined;
+}
+
+/**
+ * Whether an image may serve a desired name: any image for a usual name (as before), only one of
+ * the name's own platform for a per-architecture name (or a name fetched for another platform than the run's default) (a single-platform manifest found by its
+ * digest may be of another architecture; an index digest names no image's manifest).
+ */
+function fits(d: DesiredImage, image: PublishedImage): boolean {
+  const wanted = d.arch ?? d.platform;
+  if (wanted === undefined) return true;
+  if (!image.metadata) return false;
+  return platformRank(parsePlatform(wanted), parsePlatform(image.metadata.platform)) !== undefined;
 }
 
 /** Desired images by public name; different references on one name are a wishlist error. */
@@ -297,7 +339,7 @@ function groupByPublicPath(desired: readonly DesiredImage[], layout: RepositoryL
   const byPath = new Map<string, DesiredImage>();
   const problems: WishlistProblem[] = [];
   for (const d of desired) {
-    const p = layout.publicPath(d.ref);
+    const p = d.publicPath ?? layout.publicPath(d.ref);
     const other = byPath.get(p);
     if (!other) byPath.set(p, d);
     else if (formatImageReference(other.ref) !== formatImageReference(d.ref)) {

@@ -20,19 +20,29 @@ import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js"
 export const PUBLISHED_INDEX_VERSION = 1;
 
 const Hex = z.string().regex(/^[a-f0-9]{32,}$/);
+const Digest = z.string().regex(/^[a-z0-9]+:[a-f0-9]{32,}$/);
+
+/** How many other index digests an image entry remembers (see `indexes`). */
+export const MAX_KNOWN_INDEXES = 4;
 
 export const PublishedIndex = z.object({
   version: z.literal(PUBLISHED_INDEX_VERSION),
-  /** By config digest hex: the image directory and the metadata file it holds. */
-  images: z.record(Hex, z.object({ dir: z.string().startsWith("/"), metadata: ImageMetadata })),
+  /**
+   * By config digest hex: the image directory, the metadata file it holds, and `indexes`: digests
+   * of later multi-platform indexes found to hold the same image (newest last). When one platform
+   * of an index moves, the others' images are found unchanged; remembering the new index digest
+   * here lets the next run keep them on its HEAD alone, as the metadata's `indexDigest` does for
+   * the index they were converted from.
+   */
+  images: z.record(Hex, z.object({ dir: z.string().startsWith("/"), metadata: ImageMetadata, indexes: z.array(Digest).optional() })),
 });
 export type PublishedIndex = z.infer<typeof PublishedIndex>;
 
 /** The index of a set of images, keys sorted so that equal sets give equal bytes. */
-export function assemblePublishedIndex(images: Iterable<{ hex: string; dir: string; metadata: ImageMetadata }>): PublishedIndex {
+export function assemblePublishedIndex(images: Iterable<{ hex: string; dir: string; metadata: ImageMetadata; indexes?: readonly string[] }>): PublishedIndex {
   const sorted = [...images].sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
   const entries: PublishedIndex["images"] = {};
-  for (const { hex, dir, metadata } of sorted) entries[hex] = { dir, metadata };
+  for (const { hex, dir, metadata, indexes } of sorted) entries[hex] = { dir, metadata, ...(indexes && indexes.length > 0 ? { indexes: [...indexes] } : {}) };
   return { version: PUBLISHED_INDEX_VERSION, images: entries };
 }
 

@@ -45,6 +45,8 @@ export interface PublishedImage {
   dir: string;
   /** Undefined when the metadata file is missing or unreadable (see `PublishedState.problems`). */
   metadata?: ImageMetadata;
+  /** Later index digests known to hold this same image (from the published-state index). */
+  indexes?: string[];
 }
 
 /** What the repository holds now, read from the repository itself. */
@@ -83,7 +85,7 @@ export function emptyPublishedState(): PublishedState {
 
 /**
  * Pure: interpret a snapshot under a layout. Public names are the symlinks anywhere below `/`
- * outside dot-directories whose target (relative, or absolute as OSG writes it:
+ * outside dot-directories (except the per-architecture tree, `/.multiarch`) whose target (relative, or absolute as OSG writes it:
  * `/cvmfs/<repo>/.images/…`) lands on an image directory; other links are left alone (not ours).
  * A link into the images root that names no existing image directory is a dangling name: in
  * `dangling` and `problems`, not in `tags`; a plan re-creates it if still wanted, else removes it.
@@ -108,13 +110,14 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
       }
     } else if (indexed !== undefined && indexed.dir === dir) image.metadata = indexed.metadata;
     else state.problems.push(`${dir}: no image metadata (${IMAGE_METADATA_PATH})`);
+    if (indexed?.indexes !== undefined && indexed.dir === dir) image.indexes = indexed.indexes;
     state.images.set(hex, image);
   }
   state.index = indexStatus(index, state.images);
 
   const walk = (dir: string): void => {
     for (const entry of snapshot.listings[dir] ?? []) {
-      if (dir === "/" && entry.name.startsWith(".")) continue;
+      if (dir === "/" && hiddenAtRoot(layout, entry.name)) continue;
       const p = path.posix.join(dir, entry.name);
       if (entry.type === "dir") walk(p);
       else if (entry.type === "symlink" && entry.target !== undefined) {
@@ -153,6 +156,11 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
     }
   }
   return state;
+}
+
+/** Dot-directories at the root hold no public names, except the per-architecture tree. */
+function hiddenAtRoot(layout: RepositoryLayout, name: string): boolean {
+  return name.startsWith(".") && `/${name}` !== layout.archRoot;
 }
 
 function readIndex(layout: RepositoryLayout, snapshot: PublishedSnapshot, problems: string[]): PublishedIndex | undefined {
@@ -223,7 +231,7 @@ export async function readPublishedState(
     listings[dir] = entries;
     await Promise.all(
       entries
-        .filter((e) => e.type === "dir" && !(dir === "/" && e.name.startsWith(".")))
+        .filter((e) => e.type === "dir" && !(dir === "/" && hiddenAtRoot(layout, e.name)))
         .map((e) => walk(path.posix.join(dir, e.name))),
     );
   };

@@ -1,19 +1,21 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import pLimit from "p-limit";
-import { ConflictError, errorCode } from "../errors.js";
+import { ConflictError, errorCode, PlatformError } from "../errors.js";
 import { debug, info, warn, type Logger } from "../logger.js";
 import type { RegistryClient } from "../registry/registry-client.js";
-import type { Image, Platform } from "../registry/image.js";
+import { archLinks } from "../platforms/arch-names.js";
+import { formatPlatform, type Image, type Platform } from "../registry/image.js";
+import { parsePlatform, platformRank } from "../registry/platform.js";
 import { formatImageReference, parseImageReference, withDigest } from "../wishlist/reference.js";
 import { applyTagEdits, assembleTagEdits, dueRemovals, touchedPaths } from "./apply-plan.js";
 import type { ImageMetadata } from "./image-metadata.js";
 import type { RepositoryLayout } from "./layout.js";
-import type { Plan } from "./plan.js";
+import { conversionKey, type Plan } from "./plan.js";
 import { prepareImage } from "./prepare-image.js";
 import { assembleNameOwners, sameOwners } from "./name-owners.js";
 import { checkPreconditions } from "./publish-preconditions.js";
-import { assemblePublishedIndex, type PublishedIndex } from "./published-index.js";
+import { assemblePublishedIndex, MAX_KNOWN_INDEXES, type PublishedIndex } from "./published-index.js";
 import type { PublishedState } from "./published-state.js";
 import type { PublishTarget } from "./publish-target.js";
 import type { ResolveFailure } from "./resolve-desired.js";
@@ -85,6 +87,8 @@ interface Converted {
   imageDir: string;
   /** The image was already published: nothing converted, nothing mounted. */
   reused?: boolean;
+  /** For a reused image: its config hex and the index it was found in now (remembered in the index). */
+  reusedFrom?: { hex: string; indexDigest: string };
   files?: number;
   bytes?: number;
   newBytes?: number;
@@ -111,6 +115,11 @@ export async function executePlan(
   const now = opts.now ?? new Date();
   const dirOfManifest = new Map<string, string>();
   const failedManifests = new Map<string, string>();
+  // Platforms a line wants that its image does not offer: a note, not a failure of the line.
+  const skippedManifests = new Map<string, string>();
+  // The platform of each fetched image, so a per-architecture name only ever gets its own.
+  const platformOf = new Map<string, string>();
+  const perArchKeys = new Set(plan.tags.flatMap((t) => (t.arch !== undefined && t.manifestDigest ? [conversionKey(t.manifestDigest, t.platform)] : [])));
   const converted = new Map<string, Converted>();
   const limit = pLimit(opts.concurrency);
   const shard = opts.shard && opts.shard.total > 1 ? opts.shard : undefined;
@@ -183,25 +192,33 @@ export async function executePlan(
     plan.conversions.filter((c) => mine(c.manifestDigest)).map((conversion) =>
       limit(async () => {
         const started = Date.now();
+        const key = conversionKey(conversion.manifestDigest, conversion.platform);
+        const wanted = conversion.platform ? parsePlatform(conversion.platform) : opts.platform;
         const reference = conversion.references[0] ?? "";
         const ref = withDigest(parseImageReference(reference), conversion.manifestDigest);
         const name = formatImageReference({ ...ref, digest: undefined });
         try {
           opts.signal?.throwIfAborted();
           info(logger, "image.resolve", `fetching ${name}`, { image: name });
-          const image = await opts.registry.image(ref, opts.platform, { signal: opts.signal });
+          const image = await opts.registry.image(ref, wanted, { signal: opts.signal });
+          platformOf.set(key, formatPlatform(image.platform));
+          // A single-platform manifest is what it is: published for its own platform only.
+          if (conversion.platform && platformRank(wanted, image.platform) === undefined) {
+            throw new PlatformError(formatPlatform(wanted), [formatPlatform(image.platform)], name);
+          }
           const imageDir = layout.imageDir(image.configDigest);
           const hex = layout.configHexOf(imageDir)!;
           const published = state.images.get(hex);
           if (published) {
             info(logger, "image.done", `${name}: same content as ${imageDir}, nothing to convert`, { image: name, imageDir });
-            dirOfManifest.set(conversion.manifestDigest, imageDir);
-            converted.set(conversion.manifestDigest, {
+            dirOfManifest.set(key, imageDir);
+            converted.set(key, {
               imageDir,
               seconds: (Date.now() - started) / 1000,
               ...(published.metadata ? { files: published.metadata.files, bytes: published.metadata.bytes } : {}),
               newBytes: 0,
               reused: true,
+              ...(image.indexDigest ? { reusedFrom: { hex, indexDigest: image.indexDigest } } : {}),
             });
             return;
           }
@@ -218,11 +235,16 @@ export async function executePlan(
             ({ first, done } = convertOnce(imageDir, work));
             result = await done;
           }
-          dirOfManifest.set(conversion.manifestDigest, imageDir);
-          converted.set(conversion.manifestDigest, first ? result : { ...result, newBytes: 0, seconds: (Date.now() - started) / 1000 });
+          dirOfManifest.set(key, imageDir);
+          converted.set(key, first ? result : { ...result, newBytes: 0, seconds: (Date.now() - started) / 1000 });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
-          failedManifests.set(conversion.manifestDigest, `[${errorCode(err)}] ${message}`);
+          if (err instanceof PlatformError && (conversion.platform !== undefined || perArchKeys.has(key))) {
+            skippedManifests.set(key, `[${err.code}] ${message}`);
+            info(logger, "image.platform-missing", `${name}: ${message}; its other platforms go on`, { image: name, platform: err.wanted });
+            return;
+          }
+          failedManifests.set(key, `[${errorCode(err)}] ${message}`);
           logger.log({ level: "error", event: "image.failed", message: `${name}: ${message}`, fields: { image: name, code: errorCode(err) } });
         }
       }),
@@ -230,7 +252,7 @@ export async function executePlan(
   );
   opts.signal?.throwIfAborted();
 
-  const allEdits = assembleTagEdits(plan, dirOfManifest, failedManifests);
+  const allEdits = assembleTagEdits(plan, dirOfManifest, failedManifests, { skipped: skippedManifests, platformOf });
   const edits = allEdits.filter(({ tag }) => mine(tag.convert && tag.manifestDigest ? tag.manifestDigest : tag.publicPath));
   const removals = dueRemovals(plan, allEdits, dirOfManifest.values()).filter((dir) => mine(layout.configHexOf(dir) ?? dir));
   // One writer for the schedule file and the index: every shard computes the same schedule from
@@ -256,7 +278,14 @@ export async function executePlan(
   if (anyChange) {
     opts.signal?.throwIfAborted();
     const rewritten = [...(scheduleChanged ? [layout.removalSchedulePath] : []), ...(ownersChanged ? [layout.ownersPath] : [])];
-    const paths = [...touchedPaths(edits, removals, undefined), ...rewritten, ...(index?.changed ? [layout.indexPath] : [])];
+    // A new per-architecture name (re)writes the tree's own links: the lease must cover them.
+    const archNames = edits.some((e) => e.changed && e.tag.action !== "remove" && e.tag.publicPath.startsWith(`${layout.archRoot}/`));
+    const paths = [
+      ...touchedPaths(edits, removals, undefined),
+      ...rewritten,
+      ...(index?.changed ? [layout.indexPath] : []),
+      ...(archNames ? archLinks().map((l) => l.path) : []),
+    ];
     const result = await target.publish({
       leasePath: commonParent(paths),
       edit: async (editor, store) => {
@@ -288,7 +317,7 @@ export async function executePlan(
   const failures = shard && shard.index !== 1 ? [] : resolveFailures;
   const rows = summaryRows(plan, edits, converted, failedManifests, failures, { removals, layout, mine });
   // Images, not names: one image behind three tags failing is one failure.
-  const failed = new Set(edits.flatMap((e) => (e.tag.manifestDigest && failedManifests.has(e.tag.manifestDigest) ? [e.tag.manifestDigest] : []))).size + failures.length;
+  const failed = new Set(edits.flatMap((e) => (e.tag.manifestDigest && failedManifests.has(keyOf(e.tag)) ? [keyOf(e.tag)] : []))).size + failures.length;
   if (failed > 0) {
     const rest = revision !== undefined ? "the rest were published" : "nothing else needed publishing";
     warn(logger, "sync.failed", `${failed} image(s) failed; ${rest}`, { failed });
@@ -306,12 +335,17 @@ function nextIndex(
   converted: Iterable<Converted>,
   removals: readonly string[],
 ): { index: PublishedIndex; changed: boolean; reason?: string } {
-  const images = new Map<string, { hex: string; dir: string; metadata: ImageMetadata }>();
+  const images = new Map<string, { hex: string; dir: string; metadata: ImageMetadata; indexes?: string[] }>();
   for (const image of state.images.values()) {
-    if (image.metadata) images.set(image.hex, { hex: image.hex, dir: image.dir, metadata: image.metadata });
+    if (image.metadata) images.set(image.hex, { hex: image.hex, dir: image.dir, metadata: image.metadata, ...(image.indexes ? { indexes: image.indexes } : {}) });
   }
   let added = false;
   for (const c of converted) {
+    const known = c.reusedFrom ? images.get(c.reusedFrom.hex) : undefined;
+    if (c.reusedFrom && known && known.metadata.indexDigest !== c.reusedFrom.indexDigest && !known.indexes?.includes(c.reusedFrom.indexDigest)) {
+      known.indexes = [...(known.indexes ?? []), c.reusedFrom.indexDigest].slice(-MAX_KNOWN_INDEXES);
+      added = true;
+    }
     if (c.reused || !c.metadata) continue;
     const hex = c.metadata.configDigest.slice(c.metadata.configDigest.indexOf(":") + 1);
     if (!images.has(hex)) added = true;
@@ -348,15 +382,16 @@ function summaryRows(
     else unmatched.push(f);
   }
   const rows: SyncRow[] = edits.map(({ tag, skipped }) => {
-    const conv = tag.manifestDigest ? converted.get(tag.manifestDigest) : undefined;
+    const conv = tag.manifestDigest ? converted.get(keyOf(tag)) : undefined;
     const resolveFailure = failureOfPath.get(tag.publicPath);
     const error = resolveFailure
       ? `[${resolveFailure.code}] ${resolveFailure.entry.file}:${resolveFailure.entry.line}: ${resolveFailure.message} (published name kept)`
       : tag.manifestDigest
-        ? failed.get(tag.manifestDigest)
+        ? failed.get(keyOf(tag))
         : undefined;
     return {
-      image: tag.reference ?? tag.publicPath,
+      // A per-architecture name says which platform it is: one reference has a row per platform.
+      image: tag.reference !== undefined && tag.arch !== undefined ? `${tag.reference} (${tag.arch})` : (tag.reference ?? tag.publicPath),
       publicPath: tag.publicPath,
       action: tag.action,
       ...(tag.manifestDigest ? { digest: tag.manifestDigest } : {}),
@@ -365,7 +400,7 @@ function summaryRows(
       ...(conv?.newBytes !== undefined ? { newBytes: conv.newBytes } : {}),
       ...(conv ? { seconds: conv.seconds } : {}),
       result: error !== undefined ? "failed" : skipped !== undefined ? "skipped" : "ok",
-      ...(error !== undefined ? { error } : {}),
+      ...(error !== undefined ? { error } : skipped?.startsWith("[E_PLATFORM]") ? { error: skipped } : {}),
     };
   });
   for (const f of unmatched) {
@@ -383,6 +418,11 @@ function summaryRows(
     });
   }
   return rows;
+}
+
+/** The conversion a name waits for: its digest, and its platform when not the run's default. */
+function keyOf(tag: { manifestDigest?: string; platform?: string }): string {
+  return conversionKey(tag.manifestDigest ?? "", tag.platform);
 }
 
 /** The deepest directory holding every path's parent (the lease for the final change). */

@@ -1,7 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
 import type { WishlistProblem } from "../errors.js";
 import { displayText } from "../human-format.js";
-import { parseEntryReference, problemFrom, type WishlistParseResult } from "./entry.js";
+import { parseEntryReference, parsePlatformList, problemFrom, type WishlistParseResult } from "./entry.js";
 
 /** The settings of a DUCC recipe besides its input list; kept for the caller to check or show. */
 export interface DuccSettings {
@@ -11,6 +11,8 @@ export interface DuccSettings {
   cvmfsRepo?: string;
   /** DUCC's name pattern for thin images; unused here (no thin images are pushed). */
   outputFormat?: string;
+  /** The platforms every input of the recipe is published for (`platforms:`), instead of the run's. */
+  platforms?: string[];
 }
 
 /** A parsed DUCC recipe: the entries and problems of any wishlist, plus the recipe's settings. */
@@ -18,7 +20,7 @@ export interface DuccParseResult extends WishlistParseResult {
   settings: DuccSettings;
 }
 
-const KNOWN_KEYS = new Set(["version", "user", "cvmfs_repo", "output_format", "input", "ignoreErrors"]);
+const KNOWN_KEYS = new Set(["version", "user", "cvmfs_repo", "output_format", "input", "ignoreErrors", "platforms"]);
 
 /**
  * Parse a CERN DUCC recipe (syntax v1, as DUCC's `YamlRecipeV1`):
@@ -27,6 +29,7 @@ const KNOWN_KEYS = new Set(["version", "user", "cvmfs_repo", "output_format", "i
  * user: someone
  * cvmfs_repo: unpacked.cern.ch
  * output_format: '$(scheme)://registry.example/thin/$(image)'
+ * platforms: [linux/amd64, linux/arm64]    # optional: instead of the run's platforms
  * input:
  *   - 'https://registry.hub.docker.com/library/centos:centos7'
  *   - 'https://gitlab-registry.cern.ch/group/project:*'
@@ -70,6 +73,13 @@ export function parseDuccWishlist(file: string, text: string): DuccParseResult {
       continue;
     }
     if (key === "ignoreErrors") continue;
+    if (key === "platforms") {
+      const items = isSeq(value) ? (value.items as (Node | null)[]).map((i) => (isScalar(i) ? i.value : undefined)) : [isScalar(value) ? value.value : undefined];
+      const list = items.every((i): i is string => typeof i === "string") ? parsePlatformList(items.join(",")) : { error: "`platforms` must be a list of os/arch[/variant] strings" };
+      if ("error" in list) problem(lineOf(value) || line, `platforms: ${list.error}`);
+      else result.settings.platforms = list.platforms;
+      continue;
+    }
     const scalar = isScalar(value) ? value.value : undefined;
     if (key === "version") {
       if (scalar !== 1) problem(lineOf(value) || line, `unsupported recipe version ${displayText(JSON.stringify(scalar ?? null), { maxLength: 60 })} (only 1)`);
@@ -102,7 +112,8 @@ export function parseDuccWishlist(file: string, text: string): DuccParseResult {
     }
     const text = stripScheme(value.trim());
     try {
-      result.entries.push(parseEntryReference(file, line, text));
+      const entry = parseEntryReference(file, line, text);
+      result.entries.push(result.settings.platforms ? { ...entry, platforms: result.settings.platforms } : entry);
     } catch (err) {
       result.problems.push(problemFrom(file, line, err) satisfies WishlistProblem);
     }

@@ -20,6 +20,12 @@ export interface WishlistEntry {
   readonly ref: ImageReference;
   /** Set when the tag is a glob (`*`, `?`, `[…]`, `{a,b}`) to match against the registry's tags. */
   readonly tagPattern?: string;
+  /**
+   * Platforms this line wants instead of the run's (`# platforms=linux/amd64,linux/arm64` after an
+   * OSG line, `platforms:` in a DUCC recipe), as written (`os/arch[/variant]`); checked against the
+   * platform grammar here and normalised by the registry's platform rules where they are used.
+   */
+  readonly platforms?: readonly string[];
 }
 
 /** What parsing one wishlist file yields: every good entry, and every bad line (never thrown). */
@@ -56,6 +62,20 @@ export function parseEntryReference(file: string, line: number, text: string): W
     return { file, line, text, ref: { ...parsed, tag }, tagPattern: tag };
   }
   return { file, line, text, ref: parseImageReference(text) };
+}
+
+const PLATFORM = /^[a-z0-9_.-]+\/[a-z0-9_.-]+(?:\/[a-z0-9_.-]+)?$/;
+
+/**
+ * Parse a platform list (`linux/amd64,linux/arm64/v8`, commas or spaces). Returns the platforms,
+ * or a message naming the first malformed one; an empty list is malformed.
+ */
+export function parsePlatformList(text: string): { platforms: string[] } | { error: string } {
+  const platforms = text.split(/[\s,]+/).filter((p) => p !== "").map((p) => p.toLowerCase());
+  if (platforms.length === 0) return { error: "an empty platform list" };
+  const bad = platforms.find((p) => !PLATFORM.test(p));
+  if (bad !== undefined) return { error: `platform ${quoted(bad)} is not os/arch[/variant], e.g. linux/arm64` };
+  return { platforms: [...new Set(platforms)] };
 }
 
 /** Whether `tag` matches an entry's pattern, with fnmatch-like semantics (as OSG's sync script uses). */

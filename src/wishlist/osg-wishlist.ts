@@ -1,5 +1,8 @@
 import { displayText } from "../human-format.js";
-import { parseEntryReference, problemFrom, type WishlistParseResult } from "./entry.js";
+import { parseEntryReference, parsePlatformList, problemFrom, type WishlistParseResult } from "./entry.js";
+
+/** The trailing comment that sets a line's platforms; any other comment is just a comment. */
+const PLATFORMS_COMMENT = /^\s*platforms\s*=\s*(\S*)\s*$/;
 
 /**
  * Parse a wishlist in the syntax of OSG's `docker_images.txt` (cvmfs-singularity-sync):
@@ -9,7 +12,9 @@ import { parseEntryReference, problemFrom, type WishlistParseResult } from "./en
  * - blank lines and whitespace around a reference are ignored; `\r\n` line ends and a leading
  *   byte order mark are accepted;
  * - a tag with glob operators (`ns/name:*`, `ns/name:v1.*`, `ns/name:3.1[0-9]`) is kept as a
- *   pattern, matched later against the registry's tag list (OSG uses Python's fnmatch).
+ *   pattern, matched later against the registry's tag list (OSG uses Python's fnmatch);
+ * - a trailing comment `# platforms=linux/amd64,linux/arm64` gives the line its own platforms
+ *   instead of the run's. It is a comment, so OSG's own sync script reads the same file unchanged.
  *
  * Pure: never throws for a bad line; every bad line is a problem with its 1-based line number,
  * so the caller can report all of them at once.
@@ -28,8 +33,19 @@ export function parseOsgWishlist(file: string, text: string): WishlistParseResul
       result.problems.push({ file, line: lineNo, message: `more than one word on a line: "${displayText(body)}" (one image reference a line)` });
       continue;
     }
+    const option = hash >= 0 ? PLATFORMS_COMMENT.exec(raw.slice(hash + 1)) : null;
+    let platforms: string[] | undefined;
+    if (option) {
+      const list = parsePlatformList(option[1] ?? "");
+      if ("error" in list) {
+        result.problems.push({ file, line: lineNo, message: `# platforms=: ${list.error}` });
+        continue;
+      }
+      platforms = list.platforms;
+    }
     try {
-      result.entries.push(parseEntryReference(file, lineNo, body));
+      const entry = parseEntryReference(file, lineNo, body);
+      result.entries.push(platforms ? { ...entry, platforms } : entry);
     } catch (err) {
       result.problems.push(problemFrom(file, lineNo, err));
     }

@@ -22,6 +22,7 @@ import { splitList } from "../../config/settings.js";
 import type { CommandInput } from "../context.js";
 import { forTerminal } from "../log-output.js";
 import { formatTable } from "../table.js";
+import { entryPlatforms } from "../../platforms/entry-platforms.js";
 
 /**
  * `plan`: what `sync` would do. `--offline` checks and normalises the wishlist without network;
@@ -73,6 +74,7 @@ export async function run(input: CommandInput): Promise<number> {
       if (event) {
         ({ plan, failures } = await getEventPlan(event.targets, { registry, reader, layout }, {
           platform: input.settings.platform,
+          platforms: input.settings.platforms,
           concurrency: input.settings.concurrency,
           logger,
           signal: ctx.signal,
@@ -82,12 +84,13 @@ export async function run(input: CommandInput): Promise<number> {
         ({ plan, failures } = await getSyncPlan(entries, { registry, reader, layout }, {
           keepRemovedDays: Number(options["keepRemoved"] ?? 7),
           concurrency: input.settings.concurrency,
+          platforms: input.settings.platforms,
           logger,
           signal: ctx.signal,
           owner: (options["owner"] as string | undefined) || defaultOwner(files, ctx.env),
         }));
       } else {
-        const resolved = await resolveDesired(entries, registry, layout, { concurrency: 8, logger, signal: ctx.signal });
+        const resolved = await resolveDesired(entries, registry, layout, { concurrency: 8, logger, signal: ctx.signal, platforms: input.settings.platforms });
         failures = resolved.failures;
         plan = assemblePlan(resolved.desired, emptyPublishedState(), layout, {});
       }
@@ -150,7 +153,8 @@ async function validateNewLines(added: WishlistEntry[], registry: RegistryClient
         const tags = await registry.listTags(entry.ref, { signal: ctx.signal });
         if (tags.length === 0) problems.push({ file: entry.file, line: entry.line, message: `${name}: the repository has no tags` });
       } else {
-        await registry.image(entry.ref, settings.platform, { signal: ctx.signal });
+        // The line's first platform must be there; a per-architecture one it lacks is only a note at sync.
+        await registry.image(entry.ref, entryPlatforms(entry.platforms, settings.platforms).first, { signal: ctx.signal });
       }
       info(logger, "plan.valid", `${entry.file}:${entry.line}: ${name} OK`, { image: name });
     } catch (err) {

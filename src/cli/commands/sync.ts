@@ -95,7 +95,7 @@ async function runSync({ options, settings, logger, ctx }: CommandInput, record:
         });
         let planned;
         try {
-          const planOptions = { keepRemovedDays, concurrency: settings.concurrency, logger, signal: ctx.signal, owner, platform: settings.platform };
+          const planOptions = { keepRemovedDays, concurrency: settings.concurrency, logger, signal: ctx.signal, owner, platform: settings.platform, platforms: settings.platforms };
           planned = event
             ? await getEventPlan(event.targets, { registry: images, reader, layout }, planOptions)
             : await getSyncPlan(entries, { registry, reader, layout }, planOptions);

@@ -17,6 +17,7 @@ import { verifyManifestLetter } from "./signing.js";
 import { verifyWhitelist } from "./whitelist.js";
 import { catalogPath } from "../catalog/md5-path.js";
 import { debrisPrefix } from "../../debris.js";
+import { resolveRepositoryPath } from "./variant-symlink.js";
 
 /** A catalog entry together with its repository path (`""` for the root). */
 export type RepositoryEntry = CatalogEntry & { path: string };
@@ -157,6 +158,16 @@ export class RepositoryReader {
     const entry = await this.lookup(path);
     if (entry?.kind !== "symlink") throw new RepositoryError(`${path} is not a symlink in the repository`);
     return entry.symlink;
+  }
+
+  /**
+   * The path `path` leads to on a client whose environment is `env`: every symlink followed, with
+   * variant targets (`$(CVMFS_ARCH)`) expanded as the client expands them; e.g. with
+   * `{ CVMFS_ARCH: "aarch64" }` a per-architecture name resolves to the arm64 image directory.
+   * Absolute targets count as inside the repository when they start with `/cvmfs/<repo>`.
+   */
+  async resolvePath(path: string, env: Readonly<Record<string, string | undefined>> = {}, mountpoint?: string): Promise<string> {
+    return resolveRepositoryPath(path, (p) => this.lookup(p), env, mountpoint);
   }
 
   /**
