@@ -1,8 +1,9 @@
 import { constants } from "node:fs";
-import { access, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { ConfigError, describeError, errorCode } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { readJsonFile } from "../json-file.js";
 import { assembleRunReport, RunReport, type RunRecord } from "./run-report.js";
 
 /**
@@ -25,25 +26,8 @@ export async function writeRunReport(file: string, report: RunReport): Promise<v
  * Read a report `sync --report` wrote. Throws ConfigError naming the file and the first field
  * that is wrong: a report given on the command line that cannot be read is a mistake to fix.
  */
-export async function readRunReport(file: string): Promise<RunReport> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (cause) {
-    throw new ConfigError(`run report ${file}: cannot read (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ConfigError(`run report ${file} is not JSON (write it with sync --report FILE)`);
-  }
-  const parsed = RunReport.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`run report ${file} is not a run report (${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "bad shape"})`);
-  }
-  return parsed.data;
+export function readRunReport(file: string): Promise<RunReport> {
+  return readJsonFile(RunReport, file, { what: "run report", noun: "a run report", writtenBy: "sync --report FILE" });
 }
 
 /**

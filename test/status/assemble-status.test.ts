@@ -10,6 +10,7 @@ import { StatusJson } from "../../src/status/status-json.js";
 import { createLayout } from "../../src/sync/layout.js";
 import { emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
 import { digest, hexOf, metadata } from "../sync/_fixtures.js";
+import { runReport as report } from "./synthetic.js";
 
 const layout = createLayout({ kind: "osg" });
 const dirA = layout.imageDir(digest("config-a"));
@@ -29,21 +30,6 @@ function state(): PublishedState {
   s.owners.set("/lib/a:1", ["site"]);
   s.problems.push(`${dirC}: no image metadata (.singularity.d/cvmfs-image-sync.json)`);
   return s;
-}
-
-function report(overrides: Partial<RunReport> & { rows: RunReport["rows"] }): RunReport {
-  return {
-    version: 1,
-    repository: "images.test.org",
-    shard: null,
-    wishlists: ["images.txt"],
-    startedAt: "2026-11-01T10:00:00.000Z",
-    finishedAt: "2026-11-01T10:05:00.000Z",
-    seconds: 300,
-    result: "ok",
-    summary: { names: 0, ok: 0, failed: 0, skipped: 0, failedImages: 0 },
-    ...overrides,
-  };
 }
 
 function input(extra: Partial<StatusInput> = {}): StatusInput {

@@ -13,7 +13,7 @@ import { StatusJson } from "../../src/status/status-json.js";
 import { createLayout } from "../../src/sync/layout.js";
 import { emptyPublishedState } from "../../src/sync/published-state.js";
 import { digest, hexOf, metadata } from "../sync/_fixtures.js";
-import { syntheticState } from "./synthetic.js";
+import { runReport, syntheticState } from "./synthetic.js";
 
 const layout = createLayout({ kind: "osg" });
 const EVIL = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
@@ -31,14 +31,7 @@ function hostileSite() {
     state,
     revision: 1,
     reports: [
-      {
-        version: 1,
-        repository: "images.test.org",
-        shard: null,
-        wishlists: ["images.txt"],
-        startedAt: "2026-11-01T10:00:00.000Z",
-        finishedAt: "2026-11-01T10:05:00.000Z",
-        seconds: 300,
+      runReport({
         result: "error",
         error: { code: "E_CONFLICT", message: `conflict ${EVIL}` },
         summary: { names: 1, ok: 1, failed: 1, skipped: 0, failedImages: 1 },
@@ -46,7 +39,7 @@ function hostileSite() {
           { image: "ns/evil:1", publicPath: "/ns/evil:1", action: "keep", result: "ok", origin: { file: "images.txt", line: 1, text: `ns/evil:1 ${EVIL}` } },
           { image: `x/${EVIL}`, action: "resolve", result: "failed", error: { code: "E_REFERENCE", message: `bad \x1b[31m ${EVIL}` }, origin: { file: `${EVIL}.txt`, line: 2, text: EVIL } },
         ],
-      },
+      }),
     ],
     now: new Date("2026-11-02T00:00:00Z"),
   });

@@ -84,3 +84,19 @@ export function syntheticState(images: number, names: number, now = new Date("20
   };
   return { state, report };
 }
+
+/** A run report of a run on 2026-11-01 into images.test.org, with `overrides` (its rows at least). */
+export function runReport(overrides: Partial<RunReport> & { rows: RunReport["rows"] }): RunReport {
+  return {
+    version: 1,
+    repository: "images.test.org",
+    shard: null,
+    wishlists: ["images.txt"],
+    startedAt: "2026-11-01T10:00:00.000Z",
+    finishedAt: "2026-11-01T10:05:00.000Z",
+    seconds: 300,
+    result: "ok",
+    summary: { names: 0, ok: 0, failed: 0, skipped: 0, failedImages: 0 },
+    ...overrides,
+  };
+}

@@ -1,9 +1,10 @@
-import { readFile } from "node:fs/promises";
+
 import { ConfigError } from "../../errors.js";
 import { createMergeRequestNotesApi, readGitLabToken } from "../../gitlab/gitlab-notes-api.js";
 import { upsertMergeRequestNote } from "../../gitlab/merge-request-note.js";
 import { planNoteMarker, renderPlanNote } from "../../gitlab/plan-note.js";
 import { PlanJson } from "../../gitlab/schema.js";
+import { readJsonFile } from "../../json-file.js";
 import { debug } from "../../logger.js";
 import type { CommandInput } from "../context.js";
 
@@ -46,23 +47,6 @@ function required(options: Record<string, unknown>, key: string, flag: string): 
   return value;
 }
 
-async function readPlan(file: string): Promise<PlanJson> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`plan file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new ConfigError(`plan file ${file} is not JSON (write it with plan --format json)`);
-  }
-  const plan = PlanJson.safeParse(json);
-  if (!plan.success) {
-    const issue = plan.error.issues[0];
-    throw new ConfigError(`plan file ${file} is not a plan (${issue ? `${issue.path.join(".")}: ${issue.message}` : "bad shape"})`);
-  }
-  return plan.data;
+function readPlan(file: string): Promise<PlanJson> {
+  return readJsonFile(PlanJson, file, { what: "plan file", noun: "a plan", writtenBy: "plan --format json" });
 }
