@@ -93,7 +93,7 @@ export function emptyPublishedState(): PublishedState {
  */
 export function assemblePublishedState(layout: RepositoryLayout, snapshot: PublishedSnapshot): PublishedState {
   const state = emptyPublishedState();
-  const index = readIndex(layout, snapshot, state.problems);
+  const index = parseOptional(snapshot, state.problems)(layout.indexPath, parsePublishedIndex, "reading each image's metadata instead");
   const dirs = imageDirsOf(layout, snapshot);
   for (const dir of dirs) {
     const hex = layout.configHexOf(dir);
@@ -138,40 +138,32 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
     const file = `${layout.imagesRoot}/${entry.name}`;
     if (entry.hash !== undefined && (file === layout.removalSchedulePath || file === layout.ownersPath)) state.fileHashes[file] = entry.hash;
   }
-  const ownersBytes = snapshot.files[layout.ownersPath];
-  if (ownersBytes !== undefined) {
-    try {
-      state.owners = parseNameOwners(ownersBytes, layout.ownersPath);
-    } catch (err) {
-      state.problems.push(`${(err as Error).message} (names count as unowned)`);
-    }
-  }
-
-  const scheduleBytes = snapshot.files[layout.removalSchedulePath];
-  if (scheduleBytes !== undefined) {
-    try {
-      state.schedule = parseRemovalSchedule(scheduleBytes, layout.removalSchedulePath);
-    } catch (err) {
-      state.problems.push(`${(err as Error).message} (starting a new schedule)`);
-    }
-  }
+  const read = parseOptional(snapshot, state.problems);
+  state.owners = read(layout.ownersPath, parseNameOwners, "names count as unowned") ?? state.owners;
+  state.schedule = read(layout.removalSchedulePath, parseRemovalSchedule, "starting a new schedule") ?? state.schedule;
   return state;
+}
+
+/**
+ * Parses one of the tool's own files of the snapshot when it is there. A broken one is a problem
+ * of the state, not a failure: `instead` says what the run does without it.
+ */
+function parseOptional(snapshot: PublishedSnapshot, problems: string[]) {
+  return <T>(file: string, parse: (bytes: Buffer | string, where: string) => T, instead: string): T | undefined => {
+    const bytes = snapshot.files[file];
+    if (bytes === undefined) return undefined;
+    try {
+      return parse(bytes, file);
+    } catch (err) {
+      problems.push(`${(err as Error).message} (${instead})`);
+      return undefined;
+    }
+  };
 }
 
 /** Dot-directories at the root hold no public names, except the per-architecture tree. */
 function hiddenAtRoot(layout: RepositoryLayout, name: string): boolean {
   return name.startsWith(".") && `/${name}` !== layout.archRoot;
-}
-
-function readIndex(layout: RepositoryLayout, snapshot: PublishedSnapshot, problems: string[]): PublishedIndex | undefined {
-  const bytes = snapshot.files[layout.indexPath];
-  if (bytes === undefined) return undefined;
-  try {
-    return parsePublishedIndex(bytes, layout.indexPath);
-  } catch (err) {
-    problems.push(`${(err as Error).message} (reading each image's metadata instead)`);
-    return undefined;
-  }
 }
 
 /**
