@@ -124,23 +124,25 @@ export async function applyTagEdits(
     if (empty) {
       changed = (await editor.remove(schedule.layout.removalSchedulePath)) || changed;
     } else {
-      const bytes = formatRemovalSchedule(schedule.next);
-      const content = await schedule.store.putFile(Readable.from([bytes]));
-      await editor.putFile(schedule.layout.removalSchedulePath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
+      await putToolFile(editor, schedule, schedule.layout.removalSchedulePath, formatRemovalSchedule(schedule.next));
       changed = true;
     }
   }
   if (schedule.owners) {
-    const content = await schedule.store.putFile(Readable.from([formatNameOwners(schedule.owners)]));
-    await editor.putFile(schedule.layout.ownersPath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
+    await putToolFile(editor, schedule, schedule.layout.ownersPath, formatNameOwners(schedule.owners));
     changed = true;
   }
   if (schedule.index) {
-    const content = await schedule.store.putFile(Readable.from([formatPublishedIndex(schedule.index)]));
-    await editor.putFile(schedule.layout.indexPath, content, { mode: 0o644, uid: 0, gid: 0, mtime: schedule.mtime, mtimeNs: 0 });
+    await putToolFile(editor, schedule, schedule.layout.indexPath, formatPublishedIndex(schedule.index));
     changed = true;
   }
   return changed;
+}
+
+/** Stores one of the tool's own JSON files (root:root 0644, the run's time) and puts it at `path`. */
+async function putToolFile(editor: CatalogEditor, at: { store: ContentStore; mtime: number }, path: string, bytes: Buffer): Promise<void> {
+  const content = await at.store.putFile(Readable.from([bytes]));
+  await editor.putFile(path, content, { mode: 0o644, uid: 0, gid: 0, mtime: at.mtime, mtimeNs: 0 });
 }
 
 /** Removes `path`'s ancestors while they are empty, stopping at the root and at `keep`. */
