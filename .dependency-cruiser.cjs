@@ -51,6 +51,33 @@ module.exports = {
       to: { path: "^src/(registry|sync|gateway|cli)/" },
     },
     {
+      name: "export-only-reads",
+      severity: "error",
+      comment:
+        "export lays out what the repository reader reads, hash-checked; it never writes a repository " +
+        "(objects, catalogs, stratum 0) nor reaches past the reader into how objects are stored.",
+      from: { path: "^src/cvmfs/export/" },
+      to: { path: ["^src/cvmfs/(objects|gc)/", "^src/cvmfs/repository/(stratum0|_)", "^src/cvmfs/catalog/(editor|writer|catalog-builder|db)\\.ts$"] },
+    },
+    {
+      name: "published-below-sync",
+      severity: "error",
+      comment:
+        "The published state (layout, index, metadata, owners, schedule) is read from the repository " +
+        "and written by sync: it never depends on planning, publishing or the command line.",
+      from: { path: "^src/published/" },
+      to: { path: "^src/(sync|gateway|cli|events|status|gitlab)/" },
+    },
+    {
+      name: "runtimes-below-sync",
+      severity: "error",
+      comment:
+        "The runtimes' formats (Podman store, per-layer directories) are written from plain data: " +
+        "they know no registry, no sync plan, no gateway and no command line.",
+      from: { path: "^src/runtimes/" },
+      to: { path: "^src/(registry|sync|gateway|cli|events|status|gitlab)/" },
+    },
+    {
       name: "registry-knows-no-cvmfs",
       severity: "error",
       from: { path: "^src/registry/" },
@@ -91,6 +118,15 @@ module.exports = {
         "no plan and no repository format.",
       from: { path: "^src/platforms/" },
       to: { path: "^src/(cli|sync|events|cvmfs|gateway|status)/" },
+    },
+    {
+      name: "runtimes-do-no-io",
+      severity: "error",
+      comment:
+        "Runtime formats (Podman's image store, containerd's layer directories) decide entries; the publisher writes them " +
+        "through its ports. They never open a file, start a process or reach the network themselves.",
+      from: { path: "^src/runtimes/" },
+      to: { dependencyTypes: ["core"], path: "^(node:)?(fs|fs/promises|child_process|net|http|https|dgram|worker_threads)$" },
     },
     {
       name: "no-orphans",

@@ -5,8 +5,13 @@
 # apache2-utils: htpasswd (bcrypt) for the registry's basic-auth variant.
 # zstd, pigz: command-line baselines; rsync, git: gitlab-ci-local's needs; openssl: signature cross-checks.
 # chromium: the browser the status page's tests and benchmark drive (through puppeteer-core).
+# libdeflate-dev, build-essential, python3: what `npm ci` needs to build the libdeflate addon
+#   (native/libdeflate, an optional dependency: without them objects are deflated by node:zlib).
+# podman, runc: the real Podman (run as root, runc because crun refuses hybrid cgroups) that reads
+#   the published additional image store in the runtime-format tests.
+# attr: setfattr, with which `export` writes extended attributes (trusted.overlay.opaque, capabilities).
 set -euo pipefail
-packages=(docker-registry umoci skopeo apache2-utils zstd pigz rsync git openssl ca-certificates chromium)
+packages=(libdeflate-dev build-essential python3 docker-registry umoci skopeo apache2-utils zstd pigz rsync git openssl ca-certificates chromium podman runc attr)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -24,6 +24,8 @@ export { materialiseTree, type MaterialiseOptions } from "./sandbox/materialise.
 export { assembleApptainerFiles } from "./sandbox/apptainer-files.js";
 export type { ApptainerFile, ExistingPolicy } from "./sandbox/apptainer-file.js";
 export { applyApptainerFiles } from "./sandbox/apply-apptainer-files.js";
+export { buildLayerTree, OPAQUE_XATTR, type LayerTree } from "./tree/layer-tree.js";
+export { readLayerEntries, type ReadLayerEntriesOptions } from "./layers/read-layer-entries.js";
 
 // CVMFS repository
 export * from "./content/content-store.js";
@@ -34,6 +36,7 @@ export { openCatalog } from "./cvmfs/catalog/reader.js";
 export { Stratum0 } from "./cvmfs/repository/stratum0.js";
 export { RepositoryReader } from "./cvmfs/repository/repository-reader.js";
 export { verifyRepository } from "./cvmfs/repository/verify.js";
+export { exportRepository, type ExportOptions, type ExportStats } from "./cvmfs/export/export-repository.js";
 export { garbageCollect, type GcOptions, type GcResult } from "./cvmfs/gc/garbage-collect.js";
 export { resolveRetention, type RetentionPolicy } from "./cvmfs/gc/retention.js";
 export { createRepositoryServer } from "./cvmfs/repository/serve.js";
@@ -46,7 +49,7 @@ export { createGatewayHandler } from "./gateway/dev-gateway.js";
 export { readGatewayKey, GatewayKey } from "./gateway/key-file.js";
 
 // Sync
-export { createLayout, linkTarget, type RepositoryLayout, type LayoutOptions } from "./sync/layout.js";
+export { createLayout, linkTarget, type RepositoryLayout, type LayoutOptions } from "./published/layout.js";
 export { assemblePlan, type Plan } from "./sync/plan.js";
 export { formatPlanTable, planToJson } from "./sync/plan-format.js";
 export { getSyncPlan } from "./sync/get-sync-plan.js";

@@ -187,7 +187,9 @@ export async function run(ctx: BenchContext): Promise<void> {
   const tiny = await generate(join(ctx.scratch, "small"), small, 100_000, src);
   ctx.note(`mixed: ${sizes.length} files, ${round(mixed.total / MiB, 1)} MiB; small: ${small.length} files, ${round(tiny.total / MiB, 1)} MiB; ${THREADS} threads`);
 
-  const pool = new CompressPool({ size: THREADS });
+  // zlib, like the baseline, so the ratios measure the pool's own overheads; sync.bench.ts
+  // compares the compressors (libdeflate, zlib) on a real image.
+  const pool = new CompressPool({ size: THREADS, compressor: "zlib" });
   await (await LocalContentStore.create(join(ctx.scratch, "warm"), { pool })).putBuffer(Buffer.from("warm up"), "");
   for (const [name, ds] of [["mixed", mixed], ["small", tiny]] as const) {
     // Alternate the two, twice, and keep the best of each: other load on the machine comes and goes.

@@ -12,7 +12,7 @@ import { assembleSite } from "../../src/status/assemble-site.js";
 import { assembleStatus } from "../../src/status/assemble-status.js";
 import { PAGE_ASSETS } from "../../src/status/page-assets.js";
 import { writeSite } from "../../src/status/write-site.js";
-import { createLayout } from "../../src/sync/layout.js";
+import { createLayout } from "../../src/published/layout.js";
 import { launchChromium, serveDirectory } from "../../test/support/chromium.js";
 import { syntheticState } from "../../test/status/synthetic.js";
 import { MiB, round, type BenchContext } from "./context.js";

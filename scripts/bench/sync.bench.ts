@@ -1,39 +1,29 @@
 /**
- * Sync figures: 10 images sharing a base layer synced into a local stratum 0 from the local
+ * Sync figures. First the cold sync of a real image with each compressor (cold-sync.ts).
+ * Then 10 images sharing a base layer synced into a local stratum 0 from the local
  * registry (total time; bytes stored vs the sum of the images' uncompressed sizes, i.e. the
  * file-level dedup ratio), and a no-change re-sync of 100 tags (goal: under 1 s per 100 tags).
  */
-import { readdirSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
-import { main } from "../../src/cli/main.js";
 import { pushImage, retag } from "../../test/support/image-builder.js";
 import { buildLayer, type TestEntry } from "../../test/support/layer-builder.js";
 import { startRegistry } from "../../test/support/registry.js";
+import { runQuiet, storedObjects } from "./cli-run.js";
+import { coldSyncFigures } from "./cold-sync.js";
 import { MiB, round, type BenchContext } from "./context.js";
 
-function storedBytes(dir: string): number {
-  let total = 0;
-  const data = join(dir, "data");
-  for (const sub of readdirSync(data)) {
-    if (sub === "txn") continue;
-    for (const f of readdirSync(join(data, sub))) total += statSync(join(data, sub, f)).size;
-  }
-  return total;
-}
-
-async function runQuiet(args: string[]): Promise<{ code: number; stdout: string }> {
-  const out = new PassThrough();
-  let stdout = "";
-  out.on("data", (d: Buffer) => (stdout += d.toString()));
-  const code = await main(args, { stdout: out, stderr: new PassThrough(), env: process.env, signal: new AbortController().signal });
-  return { code, stdout };
-}
+const storedBytes = (dir: string): number => [...storedObjects(dir).values()].reduce((a, b) => a + b, 0);
 
 export async function run(ctx: BenchContext): Promise<void> {
   const registry = await startRegistry("anonymous", { parentDir: ctx.scratch });
   try {
+    await coldSyncFigures(ctx, registry, async (wishlist, stratum0, cacheDir) => {
+      const args = ["sync", "--wishlist", wishlist, "--repo", "bench.local", "--stratum0", stratum0, "--keys-dir", join(ctx.scratch, "keys-cold"), "--cache-dir", cacheDir, "--insecure-registry", registry.host, "--quiet"];
+      const r = await runQuiet(args);
+      if (r.code !== 0) throw new Error(`cold sync failed:\n${r.stdout}`);
+    });
+    if (process.env.BENCH_SYNC_COLD_ONLY) return;
     // A ~64 MiB base (text-like and random files, as a distribution's /usr) shared by 10 images,
     // each adding ~4 MiB of its own.
     const baseEntries: TestEntry[] = [];

@@ -4,7 +4,7 @@ import type { CommandContext } from "./context.js";
 
 /**
  * The command-line surface, exactly as DESIGN.md's CLI contract: plan, convert, sync, serve,
- * verify, gc, status. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
+ * verify, export, gc, status. Every flag also reads `CVMFS_IMAGE_SYNC_<FLAG>` from the environment, so the GitLab
  * template passes settings as CI/CD variables. Commands are loaded lazily: `plan --offline` does
  * not pay for SQLite or the registry client.
  */
@@ -58,6 +58,7 @@ function addPlanning(cmd: Command): Command {
     .addOption(listOpt("--wishlist <file>", "wishlist file (repeatable; default ./images.txt)"))
     .addOption(opt("--keep-removed <days>", "days an image stays after its last tag left the list", "7"))
     .addOption(opt("--layout <layout>", "osg, osg-registry or ducc", "osg"))
+    .addOption(opt("--formats <list>", "what to publish for each image: sandbox (always), podman (the Podman image store), layers (containerd's per-layer directories)", "sandbox"))
     .addOption(opt("--owner <id>", "who this wishlist is: a sync removes only its own names (default: the GitLab project path, else the wishlist's path in its git repository)"))
     .addOption(opt("--event <file>", "a registry's push notification (GitLab: \"$TRIGGER_PAYLOAD\"): only the wishlist names it concerns, nothing removed"));
 }
@@ -149,6 +150,17 @@ export function buildProgram(ctx: CommandContext, run: (name: string, args: stri
       .addOption(opt("--repo-url <url>", "stratum 0/1 URL to verify instead of a directory"))
       .addOption(opt("--pubkey <file>", "master public key to check the whitelist with (default <keys-dir>/<repo>.pub)")),
   ).action(action("verify"));
+
+  addCommon(
+    program
+      .command("export")
+      .description("write a repository subtree to local disk (files, links, devices, xattrs, owners as root), e.g. to test an image with a runtime")
+      .argument("<repo-path>", "path inside the repository, e.g. /.images/ab/cdef… or a tag's name")
+      .argument("<dest>", "directory to create (absent or empty)")
+      .addOption(opt("--stratum0 <dir>", "local stratum 0 directory (default ./stratum0/<repo>)"))
+      .addOption(opt("--repo-url <url>", "stratum 0/1 URL to read instead of a directory"))
+      .addOption(opt("--pubkey <file>", "master public key to check the repository with (default <keys-dir>/<repo>.pub)")),
+  ).action(action("export"));
 
   addCommon(
     program

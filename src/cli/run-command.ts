@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   sync: () => import("./commands/sync.js"),
   serve: () => import("./commands/serve.js"),
   verify: () => import("./commands/verify.js"),
+  export: () => import("./commands/export.js"),
   gc: () => import("./commands/gc.js"),
   status: () => import("./commands/status.js"),
   "mr-note": () => import("./commands/mr-note.js"),

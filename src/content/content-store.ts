@@ -1,9 +1,10 @@
 import type { Readable } from "node:stream";
 
 /**
- * How a regular file's bytes live in the content store: CVMFS objects, zlib-compressed and
- * addressed by the hash of the stored bytes (cvmfs-formats.md §0, §2). The image tree keeps only
- * this reference; the bytes never travel with the tree.
+ * How a regular file's bytes live in the content store: CVMFS objects, zlib-compressed (or stored
+ * as they are, when compressing would not shrink them) and addressed by the hash of the stored
+ * bytes (cvmfs-formats.md §0, §2). The image tree keeps only this reference; the bytes never
+ * travel with the tree.
  */
 
 export type HashAlgorithm = "sha1" | "rmd160" | "shake128";
@@ -24,6 +25,12 @@ export interface FileContent {
   hash: string | null;
   /** Present and length ≥ 2 when the file is stored as chunks. */
   chunks?: ChunkRef[];
+  /**
+   * `none` when the object (every chunk of it) holds the raw bytes, so the hash covers them and
+   * the catalog row carries compression flag 2048 (cvmfs-formats.md §2 "Uncompressed objects");
+   * absent means zlib.
+   */
+  compression?: "none";
 }
 
 /** Object suffixes (cvmfs-formats.md §0): none for whole files. */
@@ -36,7 +43,8 @@ export type ObjectSuffix = "" | "C" | "H" | "X" | "M" | "P";
 export interface ContentStore {
   readonly hashAlgorithm: HashAlgorithm;
   /**
-   * Compress, hash and store one file's bytes, chunked when larger than the minimum chunk size.
+   * Compress (unless it would not shrink), hash and store one file's bytes, chunked when larger
+   * than the minimum chunk size.
    * `body` is consumed as fast as it is produced (so a tar parser can move on to the next entry
    * once the body has ended); the returned promise may settle later, when the last object is
    * written. An object already present is not rewritten.

@@ -1,6 +1,6 @@
-import type { RepositoryLayout } from "../sync/layout.js";
+import type { RepositoryLayout } from "../published/layout.js";
 import { assemblePlan, countTags, type DesiredImage, type Plan } from "../sync/plan.js";
-import type { PublishedState } from "../sync/published-state.js";
+import type { PublishedState } from "../published/published-state.js";
 
 /** Options of one event plan. */
 export interface EventPlanOptions {
@@ -8,6 +8,8 @@ export interface EventPlanOptions {
   names: readonly string[];
   /** As `sync --owner`: the names this run sets are recorded as its own. */
   owner?: string;
+  /** The run's default platform, `os/arch[/variant]` (see PlanOptions). */
+  defaultPlatform?: string;
 }
 
 /**
@@ -26,6 +28,7 @@ export function assembleEventPlan(desired: readonly DesiredImage[], state: Publi
   const full = assemblePlan(desired, state, layout, {
     retain,
     ...(options.owner !== undefined ? { owner: options.owner } : {}),
+    ...(options.defaultPlatform !== undefined ? { defaultPlatform: options.defaultPlatform } : {}),
   });
   const names = new Set(options.names);
   const tags = full.tags.filter((t) => names.has(t.publicPath));

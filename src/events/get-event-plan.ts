@@ -1,11 +1,11 @@
 import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import type { Logger } from "../logger.js";
-import type { Platform } from "../registry/image.js";
+import { formatPlatform, type Platform } from "../registry/image.js";
 import type { RegistryClient } from "../registry/registry-client.js";
 import type { SyncPlan } from "../sync/get-sync-plan.js";
-import type { RepositoryLayout } from "../sync/layout.js";
+import type { RepositoryLayout } from "../published/layout.js";
 import type { DesiredImage } from "../sync/plan.js";
-import { assemblePublishedState, emptyPublishedState } from "../sync/published-state.js";
+import { assemblePublishedState, emptyPublishedState } from "../published/published-state.js";
 import { desiredNames, namePath, resolveDesired } from "../sync/resolve-desired.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
 import type { ExpandedEntry } from "../wishlist/expand-wishlist.js";
@@ -67,7 +67,11 @@ export async function getEventPlan(
   );
   const seen = reader && first ? await withImageDirs(reader, first, desired.flatMap((d) => (d.configDigest ? [layout.imageDir(d.configDigest)] : []))) : undefined;
   const state = seen ? assemblePublishedState(layout, assembleEventSnapshot(layout, seen)) : emptyPublishedState();
-  const plan = assembleEventPlan(desired, state, layout, { names, ...(options.owner !== undefined ? { owner: options.owner } : {}) });
+  const plan = assembleEventPlan(desired, state, layout, {
+    names,
+    defaultPlatform: formatPlatform(run[0] ?? options.platform),
+    ...(options.owner !== undefined ? { owner: options.owner } : {}),
+  });
   return { plan, state, failures: resolved.failures };
 }
 

@@ -1,9 +1,9 @@
 import path from "node:path";
 import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
-import { IMAGE_METADATA_PATH } from "../sync/image-metadata.js";
-import type { RepositoryLayout } from "../sync/layout.js";
-import { publishedTreeSource } from "../sync/published-source.js";
-import { resolveLinkTarget, type PublishedSnapshot, type TreeEntry } from "../sync/published-state.js";
+import { IMAGE_METADATA_PATH } from "../published/image-metadata.js";
+import type { RepositoryLayout } from "../published/layout.js";
+import { publishedTreeSource } from "../published/published-source.js";
+import { resolveLinkTarget, type PublishedSnapshot, type TreeEntry } from "../published/published-state.js";
 
 /** What a run for an event has read of the repository: the images root's own files and what the event's names lead to. */
 export interface EventSnapshot {

@@ -27,8 +27,9 @@ const ORDER: Record<PlanJsonTag["action"], number> = { add: 0, update: 1, remove
 
 /**
  * Pure: the markdown body of the plan note. First the marker, then a table of every change
- * (image, action, digest, size), changes before unchanged names, then the image directories that
- * lose their last name, then the summary line. Unchanged names are folded into a `<details>` block
+ * (image, action, digest, size: for a new image of a read index, what its conversion fetches),
+ * changes before unchanged names, then notes (wanted platforms an index lacks), then the image
+ * directories that lose their last name, then the summary line. Unchanged names are folded into a `<details>` block
  * so a one-line merge request against a list of thousands stays readable; past MAX_NOTE_ROWS rows
  * the rest is counted, not listed.
  */
@@ -36,10 +37,20 @@ export function renderPlanNote(plan: PlanJson, context: PlanNoteContext): string
   const lines = [planNoteMarker(context.repo), `#### Image plan for \`${context.repo}\``, ""];
   const changes = plan.tags.filter((t) => t.action !== "keep").sort((a, b) => ORDER[a.action] - ORDER[b.action]);
   const kept = plan.tags.filter((t) => t.action === "keep");
+  // With `--formats` beyond the sandbox, a column says what each image has and gets.
+  const withFormats = plan.tags.some((t) => t.formats !== undefined);
   if (changes.length === 0) lines.push("No image changes: the repository already matches the wishlist.", "");
-  else lines.push(...tagTable(changes), "");
+  else lines.push(...tagTable(changes, withFormats), "");
   if (kept.length > 0) {
-    lines.push(`<details><summary>${kept.length} unchanged</summary>`, "", ...tagTable(kept), "", "</details>", "");
+    lines.push(`<details><summary>${kept.length} unchanged</summary>`, "", ...tagTable(kept, withFormats), "", "</details>", "");
+  }
+  // A wanted platform the index lacks: not an error of the line, but the reviewer must see it.
+  const notes = plan.tags.filter((t) => t.platformNote !== undefined);
+  if (notes.length > 0) {
+    lines.push("**Notes**", "");
+    for (const t of notes.slice(0, MAX_NOTE_ROWS)) lines.push(`- ${code(t.publicPath)}: ${escapeCell(t.platformNote ?? "")}`);
+    if (notes.length > MAX_NOTE_ROWS) lines.push(`- … and ${notes.length - MAX_NOTE_ROWS} more.`);
+    lines.push("");
   }
   if (plan.imageRemovals.length > 0) {
     lines.push("| Image directory | Removal | Size | Last names |", "| --- | --- | --- | --- |");
@@ -53,7 +64,8 @@ export function renderPlanNote(plan: PlanJson, context: PlanNoteContext): string
   const s = plan.summary;
   lines.push(
     `**${s.add} to add, ${s.update} to update, ${s.remove} to remove, ${s.keep} unchanged**; ` +
-      `${s.convert} image(s) to convert, ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date.`,
+      `${s.convert} image(s) to convert, ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date` +
+      (s.addFormats ? `; ${s.addFormats} published image(s) get formats they lack.` : "."),
   );
   const origin = [
     context.pipelineUrl ? `[pipeline](${context.pipelineUrl})` : "",
@@ -64,19 +76,36 @@ export function renderPlanNote(plan: PlanJson, context: PlanNoteContext): string
   return `${lines.join("\n")}\n`;
 }
 
-function tagTable(tags: readonly PlanJsonTag[]): string[] {
-  const out = ["| Image | Action | Digest | Size |", "| --- | --- | --- | --- |"];
+function tagTable(tags: readonly PlanJsonTag[], withFormats: boolean): string[] {
+  const out = withFormats
+    ? ["| Image | Action | Digest | Size | Formats |", "| --- | --- | --- | --- | --- |"]
+    : ["| Image | Action | Digest | Size |", "| --- | --- | --- | --- |"];
   for (const t of tags.slice(0, MAX_NOTE_ROWS)) {
     // One reference has a row per platform when it is published per architecture.
     const image = t.reference !== undefined && t.arch !== undefined ? `${t.reference} (${t.arch})` : (t.reference ?? t.publicPath);
     const where = t.file !== undefined ? ` <sub>${escapeCell(`${t.file}:${t.line ?? 0}`)}</sub>` : "";
-    out.push(row([`${code(image)}${where}`, actionText(t), digestText(t), t.convert ? "new" : size(t.bytes)]));
+    out.push(row([`${code(image)}${where}`, actionText(t), digestText(t), sizeText(t), ...(withFormats ? [formatsText(t)] : [])]));
   }
   if (tags.length > MAX_NOTE_ROWS) out.push("", `… and ${tags.length - MAX_NOTE_ROWS} more.`);
   return out;
 }
 
+/** `sandbox, podman, **+layers**`: what the image has, and in bold what the sync adds. */
+function formatsText(t: PlanJsonTag): string {
+  if (t.action === "remove") return "";
+  const have = ["sandbox", ...(t.formats?.have ?? [])];
+  return [...have, ...(t.formats?.add ?? []).map((f) => `**+${f}**`)].map(escapeCell).join(", ");
+}
+
+/** A new image's size is what its conversion downloads, when the plan read its manifest. */
+function sizeText(t: PlanJsonTag): string {
+  if (t.platformNote !== undefined) return "";
+  if (!t.convert) return size(t.bytes);
+  return t.compressedBytes !== undefined ? `new, ${humanBytes(t.compressedBytes)} to fetch` : "new";
+}
+
 function actionText(t: PlanJsonTag): string {
+  if (t.platformNote !== undefined) return `${t.action === "add" ? "not added" : "not updated"} (platform missing)`;
   if (t.retained) return "keep (retained)";
   if (t.otherOwners) return `keep (owned by ${t.otherOwners.join(", ")})`;
   return t.action === "add" || t.action === "update" ? `${t.action}${t.convert ? " (convert)" : ""}` : t.action;
@@ -84,11 +113,11 @@ function actionText(t: PlanJsonTag): string {
 
 function digestText(t: PlanJsonTag): string {
   if (t.action === "remove") return short(t.previousManifestDigest);
-  if (t.action === "update" && t.previousManifestDigest) return `${short(t.previousManifestDigest)} → ${short(t.manifestDigest)}`;
-  // A per-architecture name of an index: the index digest, then its platform's own manifest.
-  if (t.arch !== undefined && t.platformManifestDigest !== undefined && t.platformManifestDigest !== t.manifestDigest) {
-    return `${short(t.manifestDigest)} (${escapeCell(t.arch)}: ${short(t.platformManifestDigest)})`;
-  }
+  // A name of an index: its platform's own manifest too, which is what a published image's
+  // metadata (hence previousManifestDigest) records, so an update compares like with like.
+  const own = t.platformManifestDigest !== undefined && t.platformManifestDigest !== t.manifestDigest ? t.platformManifestDigest : undefined;
+  if (t.action === "update" && t.previousManifestDigest) return `${short(t.previousManifestDigest)} → ${short(own ?? t.manifestDigest)}`;
+  if (own !== undefined) return `${short(t.manifestDigest)} (${escapeCell(t.arch ?? "platform")}: ${short(own)})`;
   return short(t.manifestDigest);
 }
 

@@ -22,10 +22,16 @@ export const PlanJsonTag = z.object({
   arch: z.string().optional(),
   /** The digest of that platform's own manifest, when the plan knows it. */
   platformManifestDigest: z.string().optional(),
+  /** What converting that platform's manifest downloads (compressed config and layers). */
+  compressedBytes: z.number().optional(),
+  /** Why the name is not published: its index lacks the platform. */
+  platformNote: z.string().optional(),
   convert: z.boolean().optional(),
   retained: z.boolean().optional(),
   otherOwners: z.array(z.string()).optional(),
   bytes: z.number().optional(),
+  /** The formats beyond the sandbox the name's image has, and those the sync adds (`--formats`). */
+  formats: z.object({ have: z.array(z.string()), add: z.array(z.string()) }).optional(),
 });
 export type PlanJsonTag = z.infer<typeof PlanJsonTag>;
 
@@ -52,6 +58,7 @@ export const PlanJson = z.object({
     convert: z.number(),
     removeImages: z.number(),
     waiting: z.number(),
+    addFormats: z.number().optional(),
   }),
   tags: z.array(PlanJsonTag),
   imageRemovals: z.array(PlanJsonImageRemoval).default([]),

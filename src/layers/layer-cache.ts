@@ -78,7 +78,7 @@ export async function writeLayerCache(cacheDir: string, algo: HashAlgorithm, res
   const path = layerCachePath(cacheDir, result.digest, algo);
   const header: LayerCacheHeader = {
     format: "cvmfs-image-sync/layer-cache",
-    version: 1,
+    version: 2,
     digest: result.digest,
     hashAlgorithm: algo,
     entries: result.entries.length,

@@ -10,7 +10,8 @@ import { LAYER_ENTRY_KINDS } from "../tree/layer-entry.js";
 /** First line. `format` and `version` change when the meaning of a line changes. */
 export const LayerCacheHeader = z.object({
   format: z.literal("cvmfs-image-sync/layer-cache"),
-  version: z.literal(1),
+  // 2: file content may carry `compression: "none"` (an older reader would drop it and flag raw objects zlib).
+  version: z.literal(2),
   digest: z.string(),
   hashAlgorithm: z.enum(["sha1", "rmd160", "shake128"]),
   entries: z.number().int().nonnegative(),
@@ -26,6 +27,7 @@ const FileContent = z.object({
   size: z.number().int().nonnegative(),
   hash: z.string().nullable(),
   chunks: z.array(ChunkRef).optional(),
+  compression: z.literal("none").optional(),
 });
 
 /**

@@ -50,3 +50,36 @@ export function archLinks(): ArchLink[] {
     ...Object.entries(ARCH_ALIASES).map(([alias, arch]) => ({ path: `${ARCH_ROOT}/${alias}`, target: arch })),
   ];
 }
+
+/**
+ * Whether the per-architecture tree holds nothing but its fixed links (`entries` are the names in
+ * ARCH_ROOT): then its last name has gone, and the links and the root itself should go too, since
+ * a `host` link into an empty tree only makes every node's lookup dangle.
+ */
+export function isBareArchRoot(entries: readonly string[]): boolean {
+  const fixed = new Set(archLinks().map((l) => l.path.slice(ARCH_ROOT.length + 1)));
+  return entries.every((name) => fixed.has(name));
+}
+
+/** A per-architecture name taken apart: its architecture directory and the usual name it mirrors. */
+export interface ArchName {
+  /** The directory under ARCH_ROOT (`arm64`, `amd64`, `arm-v7`). */
+  arch: string;
+  /** The usual public name the path mirrors (`/multi/app:1`). */
+  publicPath: string;
+  /** The same name through the variant link, which each node resolves to its own architecture. */
+  hostPath: string;
+  /** What `CVMFS_ARCH` (`uname -m`) is on the nodes the host path leads here from. */
+  clientArch: string;
+}
+
+/** Pure: `/.multiarch/<arch>/<rest>` taken apart; undefined for any other path (or the links themselves). */
+export function parseArchName(path: string): ArchName | undefined {
+  if (!path.startsWith(`${ARCH_ROOT}/`)) return undefined;
+  const rest = path.slice(ARCH_ROOT.length + 1);
+  const slash = rest.indexOf("/");
+  const arch = rest.slice(0, slash);
+  if (slash <= 0 || arch === HOST_LINK || arch in ARCH_ALIASES) return undefined;
+  const clientArch = Object.entries(ARCH_ALIASES).find(([, oci]) => oci === arch)?.[0] ?? arch;
+  return { arch, publicPath: rest.slice(slash), hostPath: `${ARCH_ROOT}/${HOST_LINK}${rest.slice(slash)}`, clientArch };
+}

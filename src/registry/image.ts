@@ -70,6 +70,12 @@ export interface Image {
   readonly platform: Platform;
   /** Base layer first. */
   readonly layers: readonly Layer[];
+  /**
+   * The manifest and config exactly as the source served them, when it has them: runtimes that
+   * verify digests (Podman's image store) need these bytes, not a re-serialisation.
+   */
+  readonly manifestBytes?: Buffer;
+  readonly configBytes?: Buffer;
 }
 
 /** Media types the tool understands. */

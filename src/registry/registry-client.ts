@@ -188,6 +188,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
         manifestMediaType: chosen.parsed.mediaType,
         manifest,
         configBytes,
+        manifestBytes: chosen.bytes,
         indexPlatform,
         open: (descriptor, o) => openBlob(t, ref.repository, descriptor, o),
       });

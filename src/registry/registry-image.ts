@@ -19,6 +19,8 @@ export interface BuildImageInput {
   manifest: ImageManifest;
   /** The config blob, already digest-verified. */
   configBytes: Buffer;
+  /** The manifest's bytes as served (its digest is `manifestDigest`). */
+  manifestBytes?: Buffer;
   /** The platform the index named for this manifest, if it came from an index. */
   indexPlatform: Platform | undefined;
   open(descriptor: Descriptor, options?: OpenBlobOptions): Promise<Readable>;
@@ -58,5 +60,7 @@ export function buildImage(input: BuildImageInput): Image {
     config,
     platform,
     layers,
+    ...(input.manifestBytes ? { manifestBytes: input.manifestBytes } : {}),
+    configBytes: input.configBytes,
   };
 }

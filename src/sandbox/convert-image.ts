@@ -30,6 +30,12 @@ export interface ConvertOptions {
   apptainer?: boolean;
   /** Build time for Apptainer's labels and the mtime of the files it adds; default now. */
   buildDate?: Date;
+  /**
+   * Called with each layer's result right after it is applied, base layer first, and awaited:
+   * a caller can build that layer's own tree (containerd's `layers` format) from entries that
+   * are held here anyway, without fetching the layer again or keeping every layer at once.
+   */
+  onLayer?: (index: number, result: LayerResult) => void | Promise<void>;
 }
 
 export interface ConvertStats {
@@ -124,6 +130,7 @@ export async function convertImage(image: Image, options: ConvertOptions): Promi
       const applied = applyLayer(tree, result.entries, { logger, image: name, layer: result.digest ?? String(i) });
       entries += applied.entries;
       warnings += applied.warnings;
+      await options.onLayer?.(i, result);
     }
   } catch (err) {
     await Promise.allSettled(pending);

@@ -1,5 +1,6 @@
-import type { RepositoryLayout } from "../sync/layout.js";
-import type { PublishedImage, PublishedState } from "../sync/published-state.js";
+import { parseArchName } from "../platforms/arch-names.js";
+import type { RepositoryLayout } from "../published/layout.js";
+import type { PublishedImage, PublishedState } from "../published/published-state.js";
 import { formatImageReference, parseImageReference } from "../wishlist/reference.js";
 import type { RunReport, RunReportRow, WishlistOrigin } from "./run-report.js";
 import { runConfigOf } from "./run-config.js";
@@ -79,9 +80,11 @@ export function assembleStatus(input: StatusInput): StatusJson {
     const sameAsBefore = old !== undefined && old.image === hex ? old : undefined;
     const publishedByRun = last && last.row.result === "ok" && (last.row.action === "add" || last.row.action === "update") && last.row.digest === image?.manifestDigest;
     const published = state.images.get(hex);
+    // A per-architecture name is named as the usual name it mirrors, and says its architecture.
+    const perArch = parseArchName(path);
     names.push({
       path,
-      name: (last ? (writtenName(last.row) ?? last.row.image) : undefined) ?? old?.name ?? referenceOf(path, image, layout) ?? path.slice(1),
+      name: (last ? (writtenName(last.row) ?? last.row.image) : undefined) ?? old?.name ?? referenceOf(perArch?.publicPath ?? path, image, layout) ?? path.slice(1),
       tag: path.slice(path.lastIndexOf(":") + 1),
       image: hex,
       formats: published ? formatsOf(published) : [],
@@ -90,6 +93,7 @@ export function assembleStatus(input: StatusInput): StatusJson {
       owners: state.owners.get(path) ?? [],
       origin: last?.row.origin ?? old?.origin ?? null,
       failing: failingPaths.has(path),
+      ...(perArch ? { perArch: { arch: perArch.arch, hostPath: perArch.hostPath, clientArch: perArch.clientArch } } : {}),
     });
   }
 

@@ -1,9 +1,9 @@
 import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { RepositoryLayout } from "../sync/layout.js";
-import { publishedTreeSource } from "../sync/published-source.js";
-import { readPublishedState } from "../sync/published-state.js";
+import type { RepositoryLayout } from "../published/layout.js";
+import { publishedTreeSource } from "../published/published-source.js";
+import { readPublishedState } from "../published/published-state.js";
 import { assembleStatus } from "./assemble-status.js";
 import { readPreviousStatus } from "./read-previous.js";
 import { readRunReport } from "./run-report-file.js";

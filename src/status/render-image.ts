@@ -39,13 +39,17 @@ function kv(key: string, value: string): string {
 }
 
 function nameBlock(n: StatusName, k: number, mount: string): string {
-  const path = mount + n.path;
+  // A per-architecture name is run through the variant link: one path, each node its own image.
+  const path = mount + (n.perArch?.hostPath ?? n.path);
   const commands = [`apptainer exec ${shellWord(path)} cat /etc/os-release`, `podman run --rm -it --rootfs ${shellWord(`${path}:O`)} /bin/sh`];
   return [
     `<div class="name" id="n-${k}">`,
-    `<h3>${text(n.name)}${n.failing ? ` <span class="bad">failing</span>` : ""}</h3>`,
+    `<h3>${text(n.name)}${n.perArch ? ` <span class="mute">${text(n.perArch.arch)}</span>` : ""}${n.failing ? ` <span class="bad">failing</span>` : ""}</h3>`,
     `<dl class="kv">`,
-    kv("Path", `<code>${text(path, 500)}</code>`),
+    kv("Path", `<code>${text(mount + n.path, 500)}</code>`),
+    ...(n.perArch
+      ? [kv("Architecture", `${text(n.perArch.arch)}: nodes whose <code>CVMFS_ARCH</code> is <code>${text(n.perArch.clientArch)}</code> find it at <code>${text(path, 500)}</code>`)]
+      : []),
     kv("Tag", text(n.tag)),
     kv("Wishlist", n.origin ? `<code>${text(`${n.origin.file}:${n.origin.line}`)}</code>${n.origin.text !== undefined ? ` <code>${text(n.origin.text)}</code>` : ""}` : "-"),
     kv("Owners", n.owners.length > 0 ? n.owners.map((o) => text(o)).join(", ") : "-"),

@@ -97,8 +97,10 @@ function names(status: StatusJson, images: ReadonlyMap<string, StatusImage>, det
     const image = images.get(n.image);
     const digest = image ? image.manifestDigest.slice(image.manifestDigest.indexOf(":") + 1, image.manifestDigest.indexOf(":") + 13) : "-";
     const failing = n.failing ? ` <span class="bad">failing</span>` : "";
+    // A per-architecture name reads as its usual name; the badge tells the rows apart.
+    const arch = n.perArch ? ` <span class="mute">${text(n.perArch.arch)}</span>` : "";
     return (
-      `<tr><td><a href=${href(detailHref(n))}>${text(n.name)}</a>${failing}<td>${text(n.tag, 80)}<td>${digest}<td>${image ? text(image.platform) : "-"}` +
+      `<tr><td><a href=${href(detailHref(n))}>${text(n.name)}</a>${arch}${failing}<td>${text(n.tag, 80)}<td>${digest}<td>${image ? text(image.platform) : "-"}` +
       `<td>${size(image?.bytes)}<td>${image ? image.files : "-"}<td>${n.formats.join(" ")}<td>${when(n.publishedAt)}<td>${when(n.lastChecked)}<td>${text(mount + n.path)}`
     );
   });

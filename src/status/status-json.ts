@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ImageMetadataLayer } from "../sync/image-metadata.js";
+import { ImageMetadataLayer } from "../published/image-metadata.js";
 import { ReportError, RunReport, ShardInfo, WishlistOrigin } from "./run-report.js";
 
 /**
@@ -68,6 +68,12 @@ export const StatusName = z.object({
   origin: WishlistOrigin.nullable(),
   /** The last run failed to update it: it still serves the image it had. */
   failing: z.boolean(),
+  /**
+   * For a per-architecture name (`/.multiarch/<arch>/…`): its architecture directory, the same name
+   * through the variant link (each node resolves it to its own architecture), and the
+   * `CVMFS_ARCH` of the nodes that reach it that way. Absent for every other name.
+   */
+  perArch: z.object({ arch: z.string(), hostPath: z.string().startsWith("/"), clientArch: z.string() }).optional(),
 });
 export type StatusName = z.infer<typeof StatusName>;
 

@@ -1,13 +1,13 @@
 import { Readable } from "node:stream";
 import type { ContentStore } from "../content/content-store.js";
 import type { CatalogEditor } from "../cvmfs/catalog/editor.js";
-import { archLinks } from "../platforms/arch-names.js";
+import { archLinks, isBareArchRoot } from "../platforms/arch-names.js";
 import { parsePlatform, platformRank } from "../registry/platform.js";
-import { linkTarget, type RepositoryLayout } from "./layout.js";
-import { formatNameOwners, type NameOwners } from "./name-owners.js";
-import { formatPublishedIndex, type PublishedIndex } from "./published-index.js";
+import { linkTarget, type RepositoryLayout } from "../published/layout.js";
+import { formatNameOwners, type NameOwners } from "../published/name-owners.js";
+import { formatPublishedIndex, type PublishedIndex } from "../published/published-index.js";
 import { conversionKey, type Plan, type PlannedTag } from "./plan.js";
-import { emptyRemovalSchedule, formatRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
+import { emptyRemovalSchedule, formatRemovalSchedule, type RemovalSchedule } from "../published/removal-schedule.js";
 
 /** What one run decided for each public name, after conversions ran. */
 export interface TagEdit {
@@ -113,6 +113,9 @@ export async function applyTagEdits(
       await editor.putSymlink(link.path, link.target);
     }
   }
+  if (edits.some((e) => e.changed && e.tag.action === "remove" && e.tag.publicPath.startsWith(`${schedule.layout.archRoot}/`))) {
+    changed = (await removeBareArchRoot(editor, schedule.layout.archRoot)) || changed;
+  }
   for (const dir of removals) {
     if (await editor.remove(dir)) {
       changed = true;
@@ -143,6 +146,19 @@ export async function applyTagEdits(
 async function putToolFile(editor: CatalogEditor, at: { store: ContentStore; mtime: number }, path: string, bytes: Buffer): Promise<void> {
   const content = await at.store.putFile(Readable.from([bytes]));
   await editor.putFile(path, content, { mode: 0o644, uid: 0, gid: 0, mtime: at.mtime, mtimeNs: 0 });
+}
+
+/**
+ * Once the last per-architecture name has gone (its empty arch directories went with it), the
+ * tree's fixed links and the root itself go too. Returns whether anything was removed.
+ */
+async function removeBareArchRoot(editor: CatalogEditor, archRoot: string): Promise<boolean> {
+  const root = await editor.lookup(archRoot);
+  if (root?.kind !== "dir" || root.isMountpoint) return false;
+  const entries = await editor.list(archRoot);
+  if (!isBareArchRoot(entries.map((e) => e.name))) return false;
+  for (const e of entries) await editor.remove(`${archRoot}/${e.name}`);
+  return editor.remove(archRoot);
 }
 
 /** Removes `path`'s ancestors while they are empty, stopping at the root and at `keep`. */

@@ -1,12 +1,12 @@
 import type { RepositoryReader } from "../cvmfs/repository/repository-reader.js";
 import type { Logger } from "../logger.js";
-import type { Platform } from "../registry/image.js";
+import { formatPlatform, type Platform } from "../registry/image.js";
 import type { RegistryClient } from "../registry/registry-client.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
-import type { RepositoryLayout } from "./layout.js";
+import type { RepositoryLayout } from "../published/layout.js";
 import { assemblePlan, type Plan } from "./plan.js";
-import { publishedTreeSource } from "./published-source.js";
-import { readPublishedState, type PublishedState } from "./published-state.js";
+import { publishedTreeSource } from "../published/published-source.js";
+import { readPublishedState, type PublishedState } from "../published/published-state.js";
 import { resolveDesired, type ResolveFailure } from "./resolve-desired.js";
 
 export interface SyncPlan {
@@ -49,6 +49,7 @@ export async function getSyncPlan(
     retain,
     ...(options.now ? { now: options.now } : {}),
     ...(options.owner !== undefined ? { owner: options.owner } : {}),
+    ...(options.platforms?.[0] ? { defaultPlatform: formatPlatform(options.platforms[0]) } : {}),
   });
   return { plan, state, failures: resolved.failures };
 }

@@ -28,9 +28,12 @@ export function planToJson(plan: Plan): Record<string, unknown> {
  */
 export function formatPlanTable(plan: Plan): string {
   // A plan with per-architecture names says each one's platform and, when known, the digest of
-  // that platform's own manifest (MANIFEST is the tag's, an index's for a multi-platform image).
+  // that platform's own manifest and what converting it fetches (MANIFEST is the tag's, an
+  // index's for a multi-platform image); a platform the index lacks is listed under "Notes:".
   const perArch = plan.tags.some((t) => t.arch !== undefined);
-  const header = ["ACTION", "PUBLIC NAME", "REFERENCE", "MANIFEST", ...(perArch ? ["PLATFORM"] : []), "IMAGE", "SIZE", "SOURCE"];
+  // With `--formats` beyond the sandbox: what each name's image has, and `+format` for what this run adds.
+  const withFormats = plan.tags.some((t) => t.formats !== undefined);
+  const header = ["ACTION", "PUBLIC NAME", "REFERENCE", "MANIFEST", ...(perArch ? ["PLATFORM"] : []), "IMAGE", "SIZE", ...(withFormats ? ["FORMATS"] : []), "SOURCE"];
   const rows = plan.tags.map((t) => [
     t.action + (t.retained ? " (retained)" : "") + (t.otherOwners ? ` (owned by ${t.otherOwners.join(", ")})` : ""),
     t.publicPath,
@@ -39,6 +42,7 @@ export function formatPlanTable(plan: Plan): string {
     ...(perArch ? [platformColumn(t)] : []),
     imageColumn(t),
     t.bytes !== undefined ? humanBytes(t.bytes) : "",
+    ...(withFormats ? [formatsColumn(t)] : []),
     t.file !== undefined ? `${t.file}:${t.line ?? 0}` : "",
   ]);
   const lines = rows.length > 0 ? table([header, ...rows]) : ["(no public names)"];
@@ -52,23 +56,37 @@ export function formatPlanTable(plan: Plan): string {
     ]);
     lines.push(...table(removal).map((l) => `  ${l}`));
   }
+  // A platform the index lacks is not an error of the line, but the reviewer must see it.
+  const notes = plan.tags.filter((t) => t.platformNote !== undefined);
+  if (notes.length > 0) lines.push("", "Notes:", ...notes.map((t) => `  ${t.publicPath}: ${t.platformNote ?? ""}`));
   const s = plan.summary;
   lines.push(
     "",
     `${s.add} to add, ${s.update} to update, ${s.keep} to keep${s.others > 0 ? ` (${s.others} owned by others)` : ""}, ${s.remove} to remove; ` +
-      `${s.convert} image(s) to convert; ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date`,
+      `${s.convert} image(s) to convert; ${s.removeImages} image(s) to delete, ${s.waiting} waiting for their removal date` +
+      (s.addFormats ? `; ${s.addFormats} published image(s) get formats they lack` : ""),
   );
   return `${lines.join("\n")}\n`;
 }
 
 function platformColumn(t: PlannedTag): string {
   const platform = t.arch ?? t.platform ?? "";
+  if (t.platformNote !== undefined) return `${platform} not in the index`;
   const own = t.platformManifestDigest !== undefined && t.platformManifestDigest !== t.manifestDigest ? shortDigest(t.platformManifestDigest, "") : "";
-  return [platform, own].filter((p) => p !== "").join(" ");
+  const download = t.compressedBytes !== undefined ? `(${humanBytes(t.compressedBytes)} to fetch)` : "";
+  return [platform, own, download].filter((p) => p !== "").join(" ");
+}
+
+/** `sandbox,podman +layers`: the formats the name's image has, then those this run adds. */
+function formatsColumn(t: PlannedTag): string {
+  if (t.action === "remove") return "";
+  const have = ["sandbox", ...(t.formats?.have ?? [])].join(",");
+  const add = (t.formats?.add ?? []).map((f) => `+${f}`).join(" ");
+  return add === "" ? have : `${have} ${add}`;
 }
 
 function imageColumn(t: PlannedTag): string {
-  if (t.action === "remove") return "";
+  if (t.action === "remove" || t.platformNote !== undefined) return "";
   if (t.convert) return t.imageDir ? `convert → ${shortDir(t.imageDir)}` : "convert";
   return t.imageDir ? shortDir(t.imageDir) : "";
 }

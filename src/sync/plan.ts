@@ -1,10 +1,11 @@
+import type { ExtraFormat, Format } from "../runtimes/formats.js";
 import { WishlistError, type WishlistProblem } from "../errors.js";
 import { parsePlatform, platformRank } from "../registry/platform.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
 import { formatImageReference, parseImageReference, type ImageReference } from "../wishlist/reference.js";
-import type { LayoutKind, RepositoryLayout } from "./layout.js";
-import type { PublishedImage, PublishedState } from "./published-state.js";
-import { updateRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
+import type { LayoutKind, RepositoryLayout } from "../published/layout.js";
+import type { PublishedImage, PublishedState } from "../published/published-state.js";
+import { updateRemovalSchedule, type RemovalSchedule } from "../published/removal-schedule.js";
 
 /** Default grace period of `--keep-removed`, in days. */
 export const DEFAULT_KEEP_REMOVED_DAYS = 7;
@@ -54,8 +55,12 @@ export interface PlannedTag {
   platform?: string;
   /** For a per-architecture name: the platform it stands for. */
   arch?: string;
-  /** The digest of the platform's own manifest, when known (a kept name's image says it). */
+  /** The digest of the platform's own manifest, when known (a kept name's image says it, `plan` reads a moved index). */
   platformManifestDigest?: string;
+  /** What converting the platform's manifest downloads (compressed config and layers), when `plan` read it. */
+  compressedBytes?: number;
+  /** Why the name is not published this run: its index lacks the platform (see platforms/plan-platforms.ts). */
+  platformNote?: string;
   /** Image directory it will point at; undefined while the config digest is unknown (a conversion will tell). */
   imageDir?: string;
   previousImageDir?: string;
@@ -68,6 +73,8 @@ export interface PlannedTag {
   /** Size of the target image, from its metadata, when known. */
   files?: number;
   bytes?: number;
+  /** The formats beyond the sandbox its image has, and those this run adds (see plan-formats.ts). */
+  formats?: { have: ExtraFormat[]; add: ExtraFormat[] };
 }
 
 /** One image to convert: done once however many names want it. */
@@ -115,7 +122,11 @@ export interface Plan {
     convert: number;
     removeImages: number;
     waiting: number;
+    /** Published images that get a format they lack (see plan-formats.ts). */
+    addFormats?: number;
   };
+  /** The formats this run publishes (`--formats`); absent: the sandbox alone. */
+  formats?: Format[];
 }
 
 /** Options of one plan. */
@@ -132,6 +143,11 @@ export interface PlanOptions {
    * every name the wishlist lacks is removed.
    */
   owner?: string;
+  /**
+   * The run's default platform (`os/arch[/variant]`): a usual name whose image was chosen from an
+   * index for another platform (a line's old `# platforms=` override) moves to this one's image.
+   */
+  defaultPlatform?: string;
 }
 
 const hexOf = (digest: string): string => digest.slice(digest.indexOf(":") + 1);
@@ -176,7 +192,7 @@ export function assemblePlan(
     const previousDir = state.tags.get(publicPath);
     const previous = previousDir === undefined ? undefined : state.images.get(layout.configHexOf(previousDir) ?? "");
     const reference = formatImageReference(d.ref);
-    const target = findTarget(d, previous, state, byManifest);
+    const target = findTarget(d, previous, state, byManifest, options.defaultPlatform);
     const imageDir = target?.dir ?? (d.configDigest ? layout.imageDir(d.configDigest) : undefined);
     if (imageDir) referenced.add(layout.configHexOf(imageDir) ?? "");
     else if (previous) referenced.add(previous.hex); // unknown config: the old image may be the same one
@@ -311,24 +327,27 @@ function findTarget(
   previous: PublishedImage | undefined,
   state: PublishedState,
   byManifest: ReadonlyMap<string, PublishedImage>,
+  defaultPlatform: string | undefined,
 ): PublishedImage | undefined {
   const configHex = d.configDigest ? hexOf(d.configDigest) : undefined;
   // A tag on a multi-platform index resolves to the index digest; the image keeps it beside the
   // digest of the platform's own manifest, so an unchanged index is a `keep` with no fetch.
   const sameManifest =
     previous?.metadata?.manifestDigest === d.manifestDigest || previous?.metadata?.indexDigest === d.manifestDigest || previous?.indexes?.includes(d.manifestDigest) === true;
-  if (previous && fits(d, previous) && (sameManifest || previous.hex === configHex)) return previous;
+  if (previous && fits(d, previous, defaultPlatform) && (sameManifest || previous.hex === configHex)) return previous;
   const found = (configHex ? state.images.get(configHex) : undefined) ?? byManifest.get(d.manifestDigest);
-  return found && fits(d, found) ? found : undefined;
+  return found && fits(d, found, defaultPlatform) ? found : undefined;
 }
 
 /**
- * Whether an image may serve a desired name: any image for a usual name (as before), only one of
- * the name's own platform for a per-architecture name (or a name fetched for another platform than the run's default) (a single-platform manifest found by its
- * digest may be of another architecture; an index digest names no image's manifest).
+ * Whether an image may serve a desired name: only one of the name's own platform for a
+ * per-architecture name or a name fetched for another platform than the run's default (a
+ * single-platform manifest found by its digest may be of another architecture; an index digest
+ * names no image's manifest); for a usual name, an image chosen from an index must be of the
+ * run's default platform, and a single-platform image is what it is.
  */
-function fits(d: DesiredImage, image: PublishedImage): boolean {
-  const wanted = d.arch ?? d.platform;
+function fits(d: DesiredImage, image: PublishedImage, defaultPlatform: string | undefined): boolean {
+  const wanted = d.arch ?? d.platform ?? (image.metadata?.indexDigest !== undefined ? defaultPlatform : undefined);
   if (wanted === undefined) return true;
   if (!image.metadata) return false;
   return platformRank(parsePlatform(wanted), parsePlatform(image.metadata.platform)) !== undefined;

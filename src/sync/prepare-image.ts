@@ -3,10 +3,10 @@ import { writeImageCatalogs, type NestedCatalogRef } from "../cvmfs/catalog/writ
 import { info, type Logger } from "../logger.js";
 import { formatPlatform, type Image } from "../registry/image.js";
 import { applyApptainerFiles } from "../sandbox/apply-apptainer-files.js";
-import { convertImage, type ConvertStats } from "../sandbox/convert-image.js";
+import { convertImage, type ConvertOptions, type ConvertStats } from "../sandbox/convert-image.js";
 import { countTree } from "../tree/image-tree.js";
 import { formatImageReference } from "../wishlist/reference.js";
-import { IMAGE_METADATA_PATH, formatImageMetadata, type ImageMetadata } from "./image-metadata.js";
+import { IMAGE_METADATA_PATH, formatImageMetadata, type ImageMetadata } from "../published/image-metadata.js";
 
 /** An image made ready to publish: its catalogs are in the store, mountable at `imageDir`. */
 export interface PreparedImage {
@@ -32,6 +32,8 @@ export async function prepareImage(
     logger: Logger;
     signal?: AbortSignal;
     now?: Date;
+    /** Hands each layer's result on (the `layers` format builds per-layer trees from it). */
+    onLayer?: ConvertOptions["onLayer"];
   },
 ): Promise<PreparedImage> {
   const { store, logger } = options;
@@ -44,6 +46,7 @@ export async function prepareImage(
     logger,
     ...(options.signal ? { signal: options.signal } : {}),
     buildDate: now,
+    ...(options.onLayer ? { onLayer: options.onLayer } : {}),
   });
   const counts = countTree(tree);
   const metadata: ImageMetadata = {

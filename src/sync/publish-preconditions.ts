@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { CatalogEditor } from "../cvmfs/catalog/editor.js";
-import type { RepositoryLayout } from "./layout.js";
-import { resolveLinkTarget, type PublishedState } from "./published-state.js";
+import type { RepositoryLayout } from "../published/layout.js";
+import { resolveLinkTarget, type PublishedState } from "../published/published-state.js";
 
 /**
  * A publish is a compare-and-swap of intent: the final change of a run (names, removals, the
@@ -57,10 +57,11 @@ async function linkedDir(editor: CatalogEditor, layout: RepositoryLayout, name: 
   return resolveLinkTarget(layout, name, entry.symlink) ?? `elsewhere (${entry.symlink})`;
 }
 
-/** Every public name (a symlink outside the root's dot-directories) and the image directory it links to. */
+/** Every public name (a symlink outside the root's dot-directories and the Podman store) and the image directory it links to. */
 async function* publicNames(editor: CatalogEditor, layout: RepositoryLayout, dir = ""): AsyncGenerator<[string, string]> {
   for (const entry of await editor.list(dir)) {
-    if (dir === "" && entry.name.startsWith(".")) continue;
+    // Not names: the dot-directories, and the Podman store (its layers' links point at images too).
+    if (dir === "" && (entry.name.startsWith(".") || `/${entry.name}` === layout.podmanRoot)) continue;
     const p = path.posix.join(dir || "/", entry.name);
     if (entry.kind === "dir" && !entry.isMountpoint) yield* publicNames(editor, layout, p);
     else if (entry.kind === "symlink") {

@@ -8,7 +8,7 @@ import type { RegistryClient } from "../registry/registry-client.js";
 import { expandWishlist } from "../wishlist/expand-wishlist.js";
 import type { WishlistEntry } from "../wishlist/entry.js";
 import { formatImageReference, type ImageReference } from "../wishlist/reference.js";
-import type { RepositoryLayout } from "./layout.js";
+import type { RepositoryLayout } from "../published/layout.js";
 import type { DesiredImage } from "./plan.js";
 
 /** A wishlist line (or one tag of a pattern line) that could not be resolved this run. */

@@ -9,14 +9,19 @@ import { formatPlatform, type Image, type Platform } from "../registry/image.js"
 import { parsePlatform, platformRank } from "../registry/platform.js";
 import { formatImageReference, parseImageReference, withDigest } from "../wishlist/reference.js";
 import { applyTagEdits, assembleTagEdits, dueRemovals, touchedPaths } from "./apply-plan.js";
-import type { ImageMetadata } from "./image-metadata.js";
-import type { RepositoryLayout } from "./layout.js";
+import type { ImageMetadata } from "../published/image-metadata.js";
+import type { RepositoryLayout } from "../published/layout.js";
 import { conversionKey, type Plan } from "./plan.js";
+import { extraFormats, type ExtraFormat, type Format } from "../runtimes/formats.js";
+import type { LayerResult } from "../layers/process-layer.js";
+import { formatNeeds } from "./plan-formats.js";
+import { applyFormatChanges, planFormatChanges } from "./format-changes.js";
 import { prepareImage } from "./prepare-image.js";
-import { assembleNameOwners, sameOwners } from "./name-owners.js";
+import { fetchPublished, FormatPublisher } from "./publish-formats.js";
+import { assembleNameOwners, sameOwners } from "../published/name-owners.js";
 import { checkPreconditions } from "./publish-preconditions.js";
-import { assemblePublishedIndex, MAX_KNOWN_INDEXES, type PublishedIndex } from "./published-index.js";
-import type { PublishedState } from "./published-state.js";
+import { assemblePublishedIndex, MAX_KNOWN_INDEXES, type PublishedIndex } from "../published/published-index.js";
+import type { PublishedState } from "../published/published-state.js";
 import type { PublishTarget } from "./publish-target.js";
 import type { ResolveFailure } from "./resolve-desired.js";
 
@@ -30,6 +35,8 @@ export interface SyncRow {
   bytes?: number;
   /** Stored bytes this run added to the repository for the image (after file-level dedup). */
   newBytes?: number;
+  /** The formats its image is published in after this run (`sandbox,podman,layers`). */
+  formats?: string;
   seconds?: number;
   result: "ok" | "failed" | "skipped";
   error?: string;
@@ -64,6 +71,8 @@ export interface ExecuteOptions {
    * registry event's names); the next full sync indexes what this run published. Default `update`.
    */
   index?: "update" | "leave";
+  /** What to publish for each image (`--formats`); default the sandbox alone. */
+  formats?: readonly Format[];
 }
 
 /** How many sentences of a conflict an error message names before "and N more". */
@@ -121,6 +130,27 @@ export async function executePlan(
   const platformOf = new Map<string, string>();
   const perArchKeys = new Set(plan.tags.flatMap((t) => (t.arch !== undefined && t.manifestDigest ? [conversionKey(t.manifestDigest, t.platform)] : [])));
   const converted = new Map<string, Converted>();
+  const extras = extraFormats(opts.formats ?? ["sandbox"]);
+  const formats =
+    extras.length > 0
+      ? new FormatPublisher({ formats: extras, layout, target, state, cacheDir: opts.cacheDir, logger, now, ...(opts.signal ? { signal: opts.signal } : {}) })
+      : undefined;
+  // Formats that could not be added to an image (its sandbox and names are published anyway).
+  const failedFormats = new Map<string, string>();
+  const addFormats = async (image: Image, at: { imageDir: string; hex: string; bytes: number }, need: readonly ExtraFormat[], results?: ReadonlyMap<string, LayerResult>) => {
+    if (!formats || need.length === 0) return;
+    const { imageDir } = at;
+    try {
+      await formats.publish(image, at, need, results);
+    } catch (err) {
+      if (opts.signal?.aborted) throw err;
+      const message = `[${errorCode(err)}] ${err instanceof Error ? err.message : String(err)}`;
+      failedFormats.set(imageDir, `${need.join(", ")}: ${message}`);
+      logger.log({ level: "error", event: "format.failed", message: `${imageDir}: ${need.join(", ")} not published: ${message}`, fields: { imageDir, code: errorCode(err) } });
+    }
+  };
+  // Images this run fetched but found published: the format pass below may need them.
+  const fetchedImages = new Map<string, Image>();
   const limit = pLimit(opts.concurrency);
   const shard = opts.shard && opts.shard.total > 1 ? opts.shard : undefined;
   // A conversion and every name that waits for it share a shard (keyed by manifest digest); other
@@ -138,6 +168,8 @@ export async function executePlan(
   ): Promise<Converted> => {
     info(logger, "image.layers", `${name}: ${image.layers.length} layers`, { image: name, layers: image.layers.length });
     const store = await target.imageStore(hex.slice(0, 12));
+    // The layers format builds each layer's own tree from the results the conversion holds anyway.
+    const layerResults = formats?.wantsLayers ? new Map<string, LayerResult>() : undefined;
     const prepared = await prepareImage(image, imageDir, {
       store,
       cacheDir: opts.cacheDir,
@@ -145,6 +177,7 @@ export async function executePlan(
       logger,
       ...(opts.signal ? { signal: opts.signal } : {}),
       now,
+      ...(layerResults ? { onLayer: (_: number, result: LayerResult) => void layerResults.set(result.digest, result) } : {}),
     });
     opts.signal?.throwIfAborted();
     info(logger, "image.publish", `${name}: publishing ${imageDir}`, { image: name });
@@ -164,6 +197,7 @@ export async function executePlan(
       },
       store,
     );
+    await addFormats(image, { imageDir, hex, bytes: prepared.metadata.bytes }, extras, layerResults);
     info(logger, "image.done", `${name} → ${imageDir}`, { image: name, imageDir, files: prepared.metadata.files, bytes: prepared.metadata.bytes });
     return {
       imageDir,
@@ -210,6 +244,7 @@ export async function executePlan(
           const hex = layout.configHexOf(imageDir)!;
           const published = state.images.get(hex);
           if (published) {
+            fetchedImages.set(imageDir, image);
             info(logger, "image.done", `${name}: same content as ${imageDir}, nothing to convert`, { image: name, imageDir });
             dirOfManifest.set(key, imageDir);
             converted.set(key, {
@@ -254,12 +289,43 @@ export async function executePlan(
 
   const allEdits = assembleTagEdits(plan, dirOfManifest, failedManifests, { skipped: skippedManifests, platformOf });
   const edits = allEdits.filter(({ tag }) => mine(tag.convert && tag.manifestDigest ? tag.manifestDigest : tag.publicPath));
+  // Published images that lack a wanted format get it now, before the names commit that lists them.
+  if (formats) {
+    await Promise.all(
+      formatNeeds(edits, state, layout, extras, formats.done).map(({ imageDir, hex, need, tag }) =>
+        limit(async () => {
+          try {
+            const image = fetchedImages.get(imageDir) ?? (await fetchPublished(opts, tag));
+            await addFormats(image, { imageDir, hex, bytes: state.images.get(hex)?.metadata?.bytes ?? 0 }, need);
+          } catch (err) {
+            if (opts.signal?.aborted) throw err;
+            failedFormats.set(imageDir, `${need.join(", ")}: [${errorCode(err)}] ${err instanceof Error ? err.message : String(err)}`);
+            logger.log({ level: "error", event: "format.failed", message: `${imageDir}: ${need.join(", ")} not published: ${String(err)}`, fields: { imageDir, code: errorCode(err) } });
+          }
+        }),
+      ),
+    );
+    opts.signal?.throwIfAborted();
+  }
   const removals = dueRemovals(plan, allEdits, dirOfManifest.values()).filter((dir) => mine(layout.configHexOf(dir) ?? dir));
   // One writer for the schedule file and the index: every shard computes the same schedule from
   // the same state; the images other shards convert reach the index at the next run.
   const firstShard = shard === undefined || shard.index === 1;
   const scheduleChanged = firstShard && JSON.stringify(plan.schedule) !== JSON.stringify(state.schedule);
-  const index = firstShard && opts.index !== "leave" ? nextIndex(state, converted.values(), removals) : undefined;
+  const index = firstShard && opts.index !== "leave" ? nextIndex(state, converted.values(), removals, formats?.done) : undefined;
+  // The formats' shared parts (the Podman stores, layer directories) have one writer too, and a
+  // registry event's run, which reads only the part of the state its names lead to, leaves the
+  // stores to the next full sync (it would otherwise write them from that part alone).
+  const formatChanges = firstShard && opts.index !== "leave"
+    ? planFormatChanges({
+        layout,
+        state,
+        edits,
+        removals,
+        joining: formats?.podman ?? new Map(),
+        convertedLayers: [...converted.values()].flatMap((c) => c.metadata?.layers.map((l) => l.digest) ?? []),
+      })
+    : { podman: [], rewritten: [], layerRemovals: [] };
   // Names whose add failed were not created: they get no owner.
   const owners = new Map(plan.owners);
   for (const e of edits) {
@@ -271,13 +337,15 @@ export async function executePlan(
   const ownersChanged = firstShard && !sameOwners(owners, state.owners);
   if (index?.reason && state.images.size > 0) info(logger, "sync.index", `rewriting the published-state index (${index.reason})`, { reason: index.reason });
   // A local stratum 0 publishes the queued image mounts with the final change; a gateway already did.
-  const mountsQueued = target.kind === "local" && [...converted.values()].some((c) => !c.reused);
-  const anyChange = edits.some((e) => e.changed) || removals.length > 0 || scheduleChanged || ownersChanged || mountsQueued || index?.changed === true;
+  const mountsQueued = target.kind === "local" && ([...converted.values()].some((c) => !c.reused) || (formats?.publishedLayers.length ?? 0) > 0);
+  const formatsChanged = formatChanges.podman.length > 0 || formatChanges.layerRemovals.length > 0;
+  const anyChange =
+    edits.some((e) => e.changed) || removals.length > 0 || scheduleChanged || ownersChanged || mountsQueued || index?.changed === true || formatsChanged;
   let revision: number | undefined;
   let commits = [...converted.values()].filter((c) => c.committed).length;
   if (anyChange) {
     opts.signal?.throwIfAborted();
-    const rewritten = [...(scheduleChanged ? [layout.removalSchedulePath] : []), ...(ownersChanged ? [layout.ownersPath] : [])];
+    const rewritten = [...(scheduleChanged ? [layout.removalSchedulePath] : []), ...(ownersChanged ? [layout.ownersPath] : []), ...formatChanges.rewritten];
     // A new per-architecture name (re)writes the tree's own links: the lease must cover them.
     const archNames = edits.some((e) => e.changed && e.tag.action !== "remove" && e.tag.publicPath.startsWith(`${layout.archRoot}/`));
     const paths = [
@@ -285,6 +353,8 @@ export async function executePlan(
       ...rewritten,
       ...(index?.changed ? [layout.indexPath] : []),
       ...(archNames ? archLinks().map((l) => l.path) : []),
+      ...formatChanges.podman.map((store) => `${store.root}/overlay`),
+      ...formatChanges.layerRemovals,
     ];
     const result = await target.publish({
       leasePath: commonParent(paths),
@@ -294,15 +364,20 @@ export async function executePlan(
           const more = problems.length > CONFLICT_DETAILS ? ` and ${problems.length - CONFLICT_DETAILS} more` : "";
           throw new ConflictError(`the repository changed since this run planned: ${problems.slice(0, CONFLICT_DETAILS).join("; ")}${more}`);
         }
-        return applyTagEdits(editor, edits, removals, {
+        const mtime = Math.floor(now.getTime() / 1000);
+        // The stores first: an architecture's store that goes empties its directory, which the
+        // names' clean-up then takes along with the per-architecture tree's links.
+        const formatsApplied = await applyFormatChanges(editor, formatChanges, { layout, store, mtime });
+        const namesChanged = await applyTagEdits(editor, edits, removals, {
           layout,
           next: scheduleChanged ? plan.schedule : state.schedule,
           previous: state.schedule,
           store,
-          mtime: Math.floor(now.getTime() / 1000),
+          mtime,
           ...(index?.changed ? { index: index.index } : {}),
           ...(ownersChanged ? { owners: assembleNameOwners(owners) } : {}),
         });
+        return formatsApplied || namesChanged;
       },
       tagName: `sync-${now.toISOString().replace(/[:.]/g, "-")}`,
       tagDescription: `cvmfs-image-sync: ${plan.summary.add} added, ${plan.summary.update} updated, ${plan.summary.remove} removed`,
@@ -315,9 +390,16 @@ export async function executePlan(
   }
   for (const r of removals) info(logger, "image.removed", `removed ${r}`, { imageDir: r });
   const failures = shard && shard.index !== 1 ? [] : resolveFailures;
-  const rows = summaryRows(plan, edits, converted, failedManifests, failures, { removals, layout, mine });
+  // The formats each name's image has after the run: what the index knew, and what this run added.
+  const formatsOf = (imageDir: string): string | undefined => {
+    const hex = layout.configHexOf(imageDir);
+    if (hex === undefined || (extras.length === 0 && state.podman.size === 0 && state.layers.size === 0)) return undefined;
+    const have = new Set<string>(["sandbox", ...(state.images.get(hex)?.formats ?? []), ...(formats?.done.get(hex) ?? [])]);
+    return ["sandbox", "podman", "layers"].filter((f) => have.has(f)).join(",");
+  };
+  const rows = summaryRows(plan, edits, converted, failedManifests, failures, { removals, layout, mine, formatsOf, failedFormats });
   // Images, not names: one image behind three tags failing is one failure.
-  const failed = new Set(edits.flatMap((e) => (e.tag.manifestDigest && failedManifests.has(keyOf(e.tag)) ? [keyOf(e.tag)] : []))).size + failures.length;
+  const failed = new Set(edits.flatMap((e) => (e.tag.manifestDigest && failedManifests.has(keyOf(e.tag)) ? [keyOf(e.tag)] : []))).size + failures.length + failedFormats.size;
   if (failed > 0) {
     const rest = revision !== undefined ? "the rest were published" : "nothing else needed publishing";
     warn(logger, "sync.failed", `${failed} image(s) failed; ${rest}`, { failed });
@@ -334,10 +416,19 @@ function nextIndex(
   state: PublishedState,
   converted: Iterable<Converted>,
   removals: readonly string[],
+  formatsDone: ReadonlyMap<string, ReadonlySet<ExtraFormat>> = new Map(),
 ): { index: PublishedIndex; changed: boolean; reason?: string } {
-  const images = new Map<string, { hex: string; dir: string; metadata: ImageMetadata; indexes?: string[] }>();
+  const images = new Map<string, { hex: string; dir: string; metadata: ImageMetadata; indexes?: string[]; formats?: ExtraFormat[] }>();
   for (const image of state.images.values()) {
-    if (image.metadata) images.set(image.hex, { hex: image.hex, dir: image.dir, metadata: image.metadata, ...(image.indexes ? { indexes: image.indexes } : {}) });
+    if (image.metadata) {
+      images.set(image.hex, {
+        hex: image.hex,
+        dir: image.dir,
+        metadata: image.metadata,
+        ...(image.indexes ? { indexes: image.indexes } : {}),
+        ...(image.formats ? { formats: image.formats } : {}),
+      });
+    }
   }
   let added = false;
   for (const c of converted) {
@@ -350,6 +441,14 @@ function nextIndex(
     const hex = c.metadata.configDigest.slice(c.metadata.configDigest.indexOf(":") + 1);
     if (!images.has(hex)) added = true;
     images.set(hex, { hex, dir: c.imageDir, metadata: c.metadata });
+  }
+  // What formats this run gave images (published before or converted now).
+  for (const [hex, done] of formatsDone) {
+    const image = images.get(hex);
+    if (!image) continue;
+    const merged = [...new Set([...(image.formats ?? []), ...done])].sort();
+    if (merged.length !== (image.formats?.length ?? 0)) added = true;
+    image.formats = merged;
   }
   const removed = new Set(removals);
   for (const [hex, image] of images) if (removed.has(image.dir)) images.delete(hex);
@@ -366,7 +465,13 @@ function summaryRows(
   converted: ReadonlyMap<string, Converted>,
   failed: ReadonlyMap<string, string>,
   resolveFailures: readonly ResolveFailure[],
-  ctx: { removals: readonly string[]; layout: RepositoryLayout; mine: (key: string) => boolean },
+  ctx: {
+    removals: readonly string[];
+    layout: RepositoryLayout;
+    mine: (key: string) => boolean;
+    formatsOf: (imageDir: string) => string | undefined;
+    failedFormats: ReadonlyMap<string, string>;
+  },
 ): SyncRow[] {
   // A name kept because its line could not be resolved is one row: kept, and why it failed.
   const failureOfPath = new Map<string, ResolveFailure>();
@@ -381,14 +486,14 @@ function summaryRows(
     if (path !== undefined && edits.some((e) => e.tag.publicPath === path)) failureOfPath.set(path, f);
     else unmatched.push(f);
   }
-  const rows: SyncRow[] = edits.map(({ tag, skipped }) => {
+  const rows: SyncRow[] = edits.map(({ tag, skipped, imageDir }) => {
     const conv = tag.manifestDigest ? converted.get(keyOf(tag)) : undefined;
     const resolveFailure = failureOfPath.get(tag.publicPath);
+    const formatFailure = imageDir !== undefined && tag.action !== "remove" ? ctx.failedFormats.get(imageDir) : undefined;
     const error = resolveFailure
       ? `[${resolveFailure.code}] ${resolveFailure.entry.file}:${resolveFailure.entry.line}: ${resolveFailure.message} (published name kept)`
-      : tag.manifestDigest
-        ? failed.get(keyOf(tag))
-        : undefined;
+      : ((tag.manifestDigest ? failed.get(keyOf(tag)) : undefined) ?? (formatFailure !== undefined ? `formats ${formatFailure}` : undefined));
+    const formats = imageDir !== undefined && tag.action !== "remove" ? ctx.formatsOf(imageDir) : undefined;
     return {
       // A per-architecture name says which platform it is: one reference has a row per platform.
       image: tag.reference !== undefined && tag.arch !== undefined ? `${tag.reference} (${tag.arch})` : (tag.reference ?? tag.publicPath),
@@ -399,6 +504,7 @@ function summaryRows(
       ...(conv?.bytes !== undefined ? { bytes: conv.bytes } : tag.bytes !== undefined ? { bytes: tag.bytes } : {}),
       ...(conv?.newBytes !== undefined ? { newBytes: conv.newBytes } : {}),
       ...(conv ? { seconds: conv.seconds } : {}),
+      ...(formats !== undefined ? { formats } : {}),
       result: error !== undefined ? "failed" : skipped !== undefined ? "skipped" : "ok",
       ...(error !== undefined ? { error } : skipped?.startsWith("[E_PLATFORM]") ? { error: skipped } : {}),
     };

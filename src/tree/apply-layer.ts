@@ -3,6 +3,7 @@ import { debug, silentLogger, warn, type Logger } from "../logger.js";
 import type { DirNode, NodeMeta, TreeNode } from "./types.js";
 import type { LayerEntry } from "./layer-entry.js";
 import { impliedDirMeta, lookupNode, treeReadLink, type ImageTree } from "./image-tree.js";
+import { hardlinkNode, nodeOfEntry, setDirMeta } from "./tree-nodes.js";
 import {
   baseName,
   classifyName,
@@ -11,7 +12,6 @@ import {
   joinPath,
   parentPath,
   pathParts,
-  resolveInRoot,
   resolveInRootDetailed,
   type Resolution,
 } from "./path-safety.js";
@@ -116,7 +116,7 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
         report(name, `a ${entry.kind} cannot replace the image root; skipped`);
         continue;
       }
-      setMeta(tree.root, entry.meta);
+      setDirMeta(tree.root, entry.meta);
       upper.add("/");
       continue;
     }
@@ -154,7 +154,7 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
     let node: TreeNode;
     if (entry.kind === "whiteout") continue; // marked as a whiteout but named like a plain entry
     if (entry.kind === "hardlink") {
-      const linked = resolveHardlink(tree, entry.target, readlink);
+      const linked = hardlinkNode(tree.root, entry.target, readlink, { root: "the image root cannot be linked", missing: "target does not exist" });
       if (typeof linked === "string") {
         report(name, `hardlink to "${entry.target}": ${linked}; skipped`);
         continue;
@@ -166,17 +166,13 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
       const parent = ensureDir(dir, entry.meta, name);
       const existing = parent.children.get(base);
       if (existing?.type === "dir") {
-        setMeta(existing, entry.meta);
+        setDirMeta(existing, entry.meta);
         markUpper(path);
         continue;
       }
-      node = { type: "dir", ...copyMeta(entry.meta), children: new Map() };
-    } else if (entry.kind === "file") {
-      node = { type: "file", ...copyMeta(entry.meta), content: entry.content, inode: tree.nextInode++ };
-    } else if (entry.kind === "symlink") {
-      node = { type: "symlink", ...copyMeta(entry.meta), target: entry.target };
+      node = nodeOfEntry(entry, 0);
     } else {
-      node = { type: entry.kind, ...copyMeta(entry.meta), devMajor: entry.devMajor, devMinor: entry.devMinor };
+      node = nodeOfEntry(entry, entry.kind === "file" ? tree.nextInode++ : 0);
     }
     const parent = ensureDir(dir, node, name);
     parent.children.set(base, node);
@@ -185,44 +181,3 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
   return stats;
 }
 
-/**
- * The node a hardlink names: its directory resolved inside the root, its last component not
- * followed (a link to a symlink links the symlink). Returns a reason string when refused.
- * Files are shared (one inode); symlinks and special files are copied, since the tree gives
- * them no inode (only their link count differs).
- */
-function resolveHardlink(tree: ImageTree, target: string, readlink: (p: string) => string | undefined): { node: TreeNode; path: string } | string {
-  const clean = cleanArchivePath(target);
-  if (clean === "/") return "the image root cannot be linked";
-  let dir: string;
-  try {
-    dir = resolveInRoot(parentPath(clean), readlink);
-  } catch (err) {
-    if (err instanceof UnsafePathError) return err.message;
-    throw err;
-  }
-  const path = joinPath(dir, baseName(clean));
-  const node = lookupNode(tree.root, path);
-  if (node === undefined) return "target does not exist";
-  if (node.type === "dir") return "target is a directory";
-  if (node.type === "file") return { node, path };
-  return { node: { ...node, ...copyMeta(node) }, path };
-}
-
-function copyMeta(meta: NodeMeta): NodeMeta {
-  const out: NodeMeta = { mode: meta.mode & 0o7777, uid: meta.uid, gid: meta.gid, mtime: meta.mtime, mtimeNs: meta.mtimeNs };
-  if (meta.xattrs && Object.keys(meta.xattrs).length > 0) out.xattrs = { ...meta.xattrs };
-  return out;
-}
-
-/** A directory entry over a directory: new metadata (xattrs replaced, not merged), children kept. */
-function setMeta(dir: DirNode, meta: NodeMeta): void {
-  const m = copyMeta(meta);
-  dir.mode = m.mode;
-  dir.uid = m.uid;
-  dir.gid = m.gid;
-  dir.mtime = m.mtime;
-  dir.mtimeNs = m.mtimeNs;
-  if (m.xattrs) dir.xattrs = m.xattrs;
-  else delete dir.xattrs;
-}

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { assembleEventPlan } from "../../src/events/assemble-event-plan.js";
-import { createLayout } from "../../src/sync/layout.js";
+import { createLayout } from "../../src/published/layout.js";
 import type { DesiredImage } from "../../src/sync/plan.js";
-import { emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
+import { emptyPublishedState, type PublishedState } from "../../src/published/published-state.js";
 import type { WishlistEntry } from "../../src/wishlist/entry.js";
 import { parseImageReference } from "../../src/wishlist/reference.js";
 import { digest, hexOf, metadata } from "../sync/_fixtures.js";

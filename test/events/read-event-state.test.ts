@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { assembleEventSnapshot } from "../../src/events/read-event-state.js";
-import { IMAGE_METADATA_PATH } from "../../src/sync/image-metadata.js";
-import { createLayout, linkTarget } from "../../src/sync/layout.js";
-import { assemblePublishedState } from "../../src/sync/published-state.js";
+import { IMAGE_METADATA_PATH } from "../../src/published/image-metadata.js";
+import { createLayout, linkTarget } from "../../src/published/layout.js";
+import { assemblePublishedState } from "../../src/published/published-state.js";
 import { digest, hexOf, metadata } from "../sync/_fixtures.js";
 
 const layout = createLayout();

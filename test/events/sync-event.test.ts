@@ -13,7 +13,7 @@ import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.js";
 import { verifyRepository } from "../../src/cvmfs/repository/verify.js";
-import { createLayout } from "../../src/sync/layout.js";
+import { createLayout } from "../../src/published/layout.js";
 import { pushImage, type PushedImage } from "../support/image-builder.js";
 import { buildLayer } from "../support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";

@@ -31,6 +31,21 @@ describe("renderPlanNote", () => {
     expect(body).toContain("… and 3 more.");
   });
 
+  it("with --formats, a column says what each image has and, in bold, what the sync adds", () => {
+    const plan = samplePlan();
+    plan.tags = plan.tags.map((t) =>
+      t.action === "keep" ? { ...t, formats: { have: ["podman"], add: ["layers"] } } : t.action === "remove" ? t : { ...t, formats: { have: [], add: ["podman", "layers"] } },
+    );
+    plan.summary = { ...plan.summary, addFormats: 1 };
+    const body = renderPlanNote(plan, { repo: "images.local" });
+    expect(body).toContain("| Image | Action | Digest | Size | Formats |");
+    const rows = body.split("\n").filter((l) => l.startsWith("| `") && !l.startsWith("| `/.images"));
+    expect(rows.map((r) => r.split(" | ").at(-1))).toEqual(["sandbox, **+podman**, **+layers** |", "sandbox, **+podman**, **+layers** |", " |", "sandbox, podman, **+layers** |"]);
+    expect(body).toContain("1 waiting for their removal date; 1 published image(s) get formats they lack.");
+    // Read back from JSON, as `mr-note` reads a plan file: the schema keeps the formats.
+    expect(renderPlanNote(PlanJson.parse(JSON.parse(JSON.stringify(plan))), { repo: "images.local" })).toBe(body);
+  });
+
   it("escapes pipes and newlines that would break the table", () => {
     const plan = keepOnlyPlan(1);
     plan.tags[0]!.reference = "weird|ref\nx";

@@ -7,8 +7,8 @@ import { describe, expect, it } from "vitest";
 import { assembleStatus, type StatusInput } from "../../src/status/assemble-status.js";
 import type { RunReport } from "../../src/status/run-report.js";
 import { StatusJson } from "../../src/status/status-json.js";
-import { createLayout } from "../../src/sync/layout.js";
-import { emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
+import { createLayout } from "../../src/published/layout.js";
+import { emptyPublishedState, type PublishedState } from "../../src/published/published-state.js";
 import { digest, hexOf, metadata } from "../sync/_fixtures.js";
 import { runReport as report } from "./synthetic.js";
 
@@ -142,5 +142,33 @@ describe("assembleStatus", () => {
       [1, "2026-11-01T11:05:00.000Z", "ok", undefined],
     ]);
     expect(s.names.find((n) => n.path === "/lib/a:1")?.lastChecked).toBe("2026-11-01T11:05:00.000Z");
+  });
+});
+
+describe("per-architecture names on the status page", () => {
+  it("names them as the usual name, with their architecture, the host path and the platform of their image", async () => {
+    const { assembleSite } = await import("../../src/status/assemble-site.js");
+    const { PAGE_ASSETS } = await import("../../src/status/page-assets.js");
+    const s = state();
+    const dirArm = layout.imageDir(digest("config-arm"));
+    s.images.set(hexOf("config-arm"), { hex: hexOf("config-arm"), dir: dirArm, metadata: metadata("config-arm", "manifest-arm", ["docker.io/lib/a:1"], { platform: "linux/arm64/v8", convertedAt: "2026-10-03T00:00:00.000Z" }) });
+    s.tags.set("/.multiarch/arm64/lib/a:1", dirArm);
+    s.tags.set("/.multiarch/amd64/lib/a:1", dirA);
+    const status = StatusJson.parse(assembleStatus(input({ state: s })));
+    expect(status.names.filter((n) => n.path.startsWith("/.multiarch/")).map((n) => [n.path, n.name, n.tag, n.perArch])).toEqual([
+      ["/.multiarch/amd64/lib/a:1", "docker.io/lib/a:1", "1", { arch: "amd64", hostPath: "/.multiarch/host/lib/a:1", clientArch: "x86_64" }],
+      ["/.multiarch/arm64/lib/a:1", "docker.io/lib/a:1", "1", { arch: "arm64", hostPath: "/.multiarch/host/lib/a:1", clientArch: "aarch64" }],
+    ]);
+    expect(status.names.find((n) => n.path === "/lib/a:1")?.perArch).toBeUndefined();
+
+    const site = assembleSite(status, PAGE_ASSETS);
+    const index = site.get("index.html") ?? "";
+    const armRow = index.split("\n").find((l) => l.includes("/cvmfs/images.test.org/.multiarch/arm64/lib/a:1")) ?? "";
+    expect(armRow).toContain(`docker.io/lib/a:1</a> <span class="mute">arm64</span><td>1<td>`);
+    expect(armRow).toContain("<td>linux/arm64/v8<td>");
+    const page = [...site].find(([k, v]) => k.startsWith("i/") && v.includes("/.multiarch/arm64/lib/a:1"))?.[1] ?? "";
+    expect(page).toContain("<dt>Architecture</dt><dd>arm64: nodes whose <code>CVMFS_ARCH</code> is <code>aarch64</code> find it at <code>/cvmfs/images.test.org/.multiarch/host/lib/a:1</code></dd>");
+    expect(page).toContain("apptainer exec /cvmfs/images.test.org/.multiarch/host/lib/a:1 cat /etc/os-release");
+    expect(page).toContain("<dt>Platform</dt><dd>linux/arm64/v8</dd>");
   });
 });

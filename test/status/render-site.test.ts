@@ -10,8 +10,8 @@ import { assembleStatus } from "../../src/status/assemble-status.js";
 import { shellWord } from "../../src/status/html.js";
 import { PAGE_ASSETS } from "../../src/status/page-assets.js";
 import { StatusJson } from "../../src/status/status-json.js";
-import { createLayout } from "../../src/sync/layout.js";
-import { emptyPublishedState } from "../../src/sync/published-state.js";
+import { createLayout } from "../../src/published/layout.js";
+import { emptyPublishedState } from "../../src/published/published-state.js";
 import { digest, hexOf, metadata } from "../sync/_fixtures.js";
 import { runReport, syntheticState } from "./synthetic.js";
 

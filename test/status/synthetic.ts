@@ -5,9 +5,9 @@
  * failed a few.
  */
 import { createHash } from "node:crypto";
-import { createLayout } from "../../src/sync/layout.js";
-import type { ImageMetadata } from "../../src/sync/image-metadata.js";
-import { emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
+import { createLayout } from "../../src/published/layout.js";
+import type { ImageMetadata } from "../../src/published/image-metadata.js";
+import { emptyPublishedState, type PublishedState } from "../../src/published/published-state.js";
 import type { RunReport } from "../../src/status/run-report.js";
 
 const hex = (seed: string): string => createHash("sha256").update(seed).digest("hex");

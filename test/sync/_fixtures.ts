@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { ImageMetadata } from "../../src/sync/image-metadata.js";
+import type { ImageMetadata } from "../../src/published/image-metadata.js";
 
 /** A distinct, well-formed `sha256:` digest per seed, so tests read `digest("config-a")`. */
 export function digest(seed: string): string {

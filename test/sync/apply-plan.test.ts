@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { assembleTagEdits, dueRemovals } from "../../src/sync/apply-plan.js";
 import type { Plan, PlannedTag } from "../../src/sync/plan.js";
-import { emptyRemovalSchedule } from "../../src/sync/removal-schedule.js";
+import { emptyRemovalSchedule } from "../../src/published/removal-schedule.js";
 
 const dirA = "/.images/aa/1111";
 const dirB = "/.images/bb/2222";

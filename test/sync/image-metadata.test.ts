@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { RepositoryError } from "../../src/errors.js";
-import { formatImageMetadata, IMAGE_METADATA_PATH, parseImageMetadata } from "../../src/sync/image-metadata.js";
+import { formatImageMetadata, IMAGE_METADATA_PATH, parseImageMetadata } from "../../src/published/image-metadata.js";
 import { digest, metadata } from "./_fixtures.js";
 
 describe("image metadata", () => {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { InternalError } from "../../src/errors.js";
-import { createLayout, leasePathFor, linkTarget } from "../../src/sync/layout.js";
+import { createLayout, leasePathFor, linkTarget } from "../../src/published/layout.js";
 import { parseImageReference } from "../../src/wishlist/reference.js";
 
 const hex = "ab" + "0123456789abcdef".repeat(3) + "0123456789abcd";

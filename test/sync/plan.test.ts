@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { WishlistError } from "../../src/errors.js";
-import { createLayout } from "../../src/sync/layout.js";
+import { createLayout } from "../../src/published/layout.js";
 import { formatPlanTable, planToJson } from "../../src/sync/plan-format.js";
 import { assemblePlan, type DesiredImage } from "../../src/sync/plan.js";
-import { assemblePublishedState, emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
-import { emptyRemovalSchedule, type RemovalSchedule } from "../../src/sync/removal-schedule.js";
+import { assemblePublishedState, emptyPublishedState, type PublishedState } from "../../src/published/published-state.js";
+import { emptyRemovalSchedule, type RemovalSchedule } from "../../src/published/removal-schedule.js";
 import type { WishlistEntry } from "../../src/wishlist/entry.js";
 import { parseImageReference } from "../../src/wishlist/reference.js";
 import { digest, hexOf, metadata } from "./_fixtures.js";

@@ -1,9 +1,9 @@
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CatalogEditor } from "../../src/cvmfs/catalog/editor.js";
-import { createLayout, linkTarget } from "../../src/sync/layout.js";
+import { createLayout, linkTarget } from "../../src/published/layout.js";
 import { checkPreconditions } from "../../src/sync/publish-preconditions.js";
-import { emptyPublishedState, type PublishedState } from "../../src/sync/published-state.js";
+import { emptyPublishedState, type PublishedState } from "../../src/published/published-state.js";
 import { storeLoader, T0, useStores } from "../cvmfs/catalog/catalog-support.js";
 import { digest } from "./_fixtures.js";
 

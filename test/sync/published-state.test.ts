@@ -2,16 +2,16 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeF
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatImageMetadata, IMAGE_METADATA_PATH } from "../../src/sync/image-metadata.js";
-import { createLayout, linkTarget } from "../../src/sync/layout.js";
+import { formatImageMetadata, IMAGE_METADATA_PATH } from "../../src/published/image-metadata.js";
+import { createLayout, linkTarget } from "../../src/published/layout.js";
 import {
   assemblePublishedState,
   readPublishedState,
   type PublishedTreeSource,
   type TreeEntry,
-} from "../../src/sync/published-state.js";
-import { formatRemovalSchedule } from "../../src/sync/removal-schedule.js";
-import { assemblePublishedIndex, formatPublishedIndex, parsePublishedIndex } from "../../src/sync/published-index.js";
+} from "../../src/published/published-state.js";
+import { formatRemovalSchedule } from "../../src/published/removal-schedule.js";
+import { assemblePublishedIndex, formatPublishedIndex, parsePublishedIndex } from "../../src/published/published-index.js";
 import { digest, hexOf, metadata } from "./_fixtures.js";
 
 /** A PublishedTreeSource over a directory on disk, as a stratum 0 reader would offer it. */

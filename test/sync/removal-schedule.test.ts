@@ -5,7 +5,7 @@ import {
   formatRemovalSchedule,
   parseRemovalSchedule,
   updateRemovalSchedule,
-} from "../../src/sync/removal-schedule.js";
+} from "../../src/published/removal-schedule.js";
 
 const a = "aa".repeat(32);
 const b = "bb".repeat(32);

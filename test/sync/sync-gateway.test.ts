@@ -6,13 +6,9 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RepositoryReader } from "../../src/cvmfs/repository/repository-reader.js";
-import { createRepositoryServer, type RepositoryServer } from "../../src/cvmfs/repository/serve.js";
-import { Stratum0 } from "../../src/cvmfs/repository/stratum0.js";
 import { verifyRepository } from "../../src/cvmfs/repository/verify.js";
-import { singleKeyAccess } from "../../src/gateway/access-config.js";
-import { createGatewayHandler, type GatewayHandler } from "../../src/gateway/dev-gateway.js";
-import { readGatewayKey } from "../../src/gateway/key-file.js";
-import { createLayout } from "../../src/sync/layout.js";
+import { createLayout } from "../../src/published/layout.js";
+import { startGatewayRepository, type GatewayRepository } from "../support/gateway-repository.js";
 import { pushImage, type PushedImage } from "../support/image-builder.js";
 import { buildLayer } from "../support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -22,31 +18,25 @@ import { testdir, type Testdir } from "../support/testdir.js";
 const FQRN = "gw.test.org";
 let registry: TestRegistry;
 let dir: Testdir;
-let server: RepositoryServer;
-let gateway: GatewayHandler;
+let repo: GatewayRepository;
+let server: GatewayRepository["server"];
+let gateway: GatewayRepository["gateway"];
 const layout = createLayout();
 
 beforeAll(async () => {
   registry = await startRegistry("anonymous");
   dir = await testdir({ "gw.key": "plain_text sync-key 0123456789abcdef0123456789abcdef\n" });
-  await Stratum0.openOrCreate(dir.join("s0"), { fqrn: FQRN, keysDir: dir.join("keys") });
-  gateway = await createGatewayHandler({
-    stratum0Dir: dir.join("s0"),
-    fqrn: FQRN,
-    keysDir: dir.join("keys"),
-    access: singleKeyAccess(FQRN, await readGatewayKey(dir.join("gw.key"))),
-  });
-  server = await createRepositoryServer({ dir: dir.join("s0"), fqrn: FQRN, apiHandler: gateway });
+  repo = await startGatewayRepository(dir, FQRN);
+  ({ server, gateway } = repo);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await gateway?.close();
+  await repo?.close();
   await registry?.stop();
   await dir?.cleanup();
 });
 
-const gatewayUrl = () => `${server.url.slice(0, server.url.indexOf("/cvmfs/"))}/api/v1`;
+const gatewayUrl = () => repo.gatewayUrl;
 
 async function sync(lines: string[]) {
   await writeFile(dir.join("images.txt"), lines.map((l) => `${registry.host}/${l}`).join("\n"));

@@ -12,7 +12,10 @@ import { singleKeyAccess } from "../../src/gateway/access-config.js";
 import { createGatewayHandler } from "../../src/gateway/dev-gateway.js";
 import { readGatewayKey } from "../../src/gateway/key-file.js";
 import { verifyRepository } from "../../src/cvmfs/repository/verify.js";
-import { createLayout } from "../../src/sync/layout.js";
+import { createLayout } from "../../src/published/layout.js";
+import { renderPlanNote } from "../../src/gitlab/plan-note.js";
+import { PlanJson } from "../../src/gitlab/schema.js";
+import { humanBytes } from "../../src/human-format.js";
 import { pushImage, pushIndex, type PushedImage } from "../support/image-builder.js";
 import { buildLayer } from "../support/layer-builder.js";
 import { startRegistry, type TestRegistry } from "../support/registry.js";
@@ -180,6 +183,28 @@ describe("sync --platforms", () => {
   });
 });
 
+describe("removing the last per-architecture name", () => {
+  it("takes the arch directories, the variant and alias links and the arch root with it", async () => {
+    await writeFile(dir.join("images.txt"), `${registry.host}/multi/app:1\n`);
+    const run = await sync([]);
+    expect(run.stderr).not.toContain('"level":"error"');
+    expect(run.code).toBe(0);
+    const reader = await openReader();
+    try {
+      // The usual name leaves the ppc64le image the line's own list gave it for the run's default
+      // platform's, although the index is unchanged.
+      expect(await reader.resolvePath("/multi/app:1")).toBe(layout.imageDir(images["amd64"]!.configDigest));
+      for (const gone of ["/.multiarch/host", "/.multiarch/x86_64", "/.multiarch/aarch64", "/.multiarch/amd64", "/.multiarch/ppc64le", "/.multiarch"]) {
+        expect(await reader.lookup(gone), gone).toBeNull();
+      }
+    } finally {
+      await reader.close();
+    }
+    const { problems } = await verifyRepository({ dir: dir.join("s0") }, { fqrn: FQRN, pubkeyPath: dir.join("keys", `${FQRN}.pub`) });
+    expect(problems).toEqual([]);
+  });
+});
+
 describe("sync --event with --platforms", () => {
   it("a pushed tag moves each platform's name, converting only the platform that changed", async () => {
     await writeFile(dir.join("images.txt"), `${registry.host}/multi/app:1\n`);
@@ -212,6 +237,52 @@ describe("sync --event with --platforms", () => {
   });
 });
 
+describe("plan --platforms", () => {
+  const plan = (s0: string, extra: string[]) =>
+    runCli(["plan", "--wishlist", dir.join("plan.txt"), "--repo", FQRN, "--stratum0", s0, "--insecure-registry", registry.host, "--log-format", "json", ...extra]);
+  const fetched = (image: PushedImage) => image.layers.reduce((sum, l) => sum + l.size, image.config.length);
+
+  it("lists each new platform's own digest and download size, and notes the platform the index lacks", async () => {
+    await writeFile(dir.join("plan.txt"), `${registry.host}/multi/app:1\n`);
+    const run = await plan(dir.join("no-repository"), ["--platforms", "linux/amd64,linux/arm64,linux/s390x", "--format", "json"]);
+    expect(run.stderr).not.toContain('"level":"warn"');
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout);
+    const byPath = new Map<string, Record<string, unknown>>(json.tags.map((t: Record<string, unknown>) => [t["publicPath"], t]));
+    const [amd64, arm64] = [images["amd64"]!, images["arm64.3"]!];
+    expect(byPath.get("/.multiarch/amd64/multi/app:1")).toMatchObject({ action: "add", arch: "linux/amd64", platformManifestDigest: amd64.manifestDigest, compressedBytes: fetched(amd64), convert: true });
+    expect(byPath.get("/.multiarch/arm64/multi/app:1")).toMatchObject({ action: "add", arch: "linux/arm64/v8", platformManifestDigest: arm64.manifestDigest, compressedBytes: fetched(arm64), convert: true });
+    expect(byPath.get("/multi/app:1")).toMatchObject({ platformManifestDigest: amd64.manifestDigest, compressedBytes: fetched(amd64) });
+    const s390x = byPath.get("/.multiarch/s390x/multi/app:1");
+    expect(s390x).toMatchObject({ action: "add", arch: "linux/s390x", convert: false });
+    expect(s390x?.["platformNote"]).toMatch(/has no image for platform linux\/s390x \(available: linux\/amd64, linux\/arm64\/v8, linux\/ppc64le\)/);
+    // Two conversions (amd64 for both its names, arm64), none for the missing platform.
+    expect(json.summary.convert).toBe(2);
+    expect(json.conversions).toHaveLength(2);
+
+    const note = renderPlanNote(PlanJson.parse(json), { repo: FQRN });
+    expect(note).toContain(`| \`${registry.host}/multi/app:1 (linux/arm64/v8)\` <sub>${dir.join("plan.txt")}:1</sub> | add (convert) |`);
+    expect(note).toContain(`(linux/arm64/v8: \`sha256:${arm64.manifestDigest.slice(7, 19)}\`) | new, ${humanBytes(fetched(arm64))} to fetch |`);
+    expect(note).toContain("| not added (platform missing) |");
+    expect(note).toMatch(/\*\*Notes\*\*\n\n- `\/\.multiarch\/s390x\/multi\/app:1`: .*has no image for platform linux\/s390x/);
+
+    const table = await plan(dir.join("no-repository"), ["--platforms", "linux/amd64,linux/arm64,linux/s390x"]);
+    expect(table.stdout).toContain(`linux/arm64/v8 sha256:${arm64.manifestDigest.slice(7, 19)} (${humanBytes(fetched(arm64))} to fetch)`);
+    expect(table.stdout).toMatch(/\nNotes:\n {2}\/\.multiarch\/s390x\/multi\/app:1: .*has no image for platform linux\/s390x/);
+  });
+
+  it("reads no index for a tag whose index is unchanged", async () => {
+    await writeFile(dir.join("plan.txt"), `${registry.host}/multi/app:1\n`);
+    await writeFile(dir.join("images.txt"), `${registry.host}/multi/app:1\n`);
+    expect((await sync(["--platforms", "linux/amd64,linux/arm64"])).code).toBe(0);
+    const run = await plan(dir.join("s0"), ["--platforms", "linux/amd64,linux/arm64", "--format", "json"]);
+    expect(run.code).toBe(0);
+    const json = JSON.parse(run.stdout);
+    expect(json.tags.map((t: Record<string, unknown>) => t["action"])).toEqual(["keep", "keep", "keep"]);
+    expect(json.tags.some((t: Record<string, unknown>) => "compressedBytes" in t || "platformNote" in t)).toBe(false);
+  });
+});
+
 describe("sync --platforms through the gateway", () => {
   it("publishes the per-architecture names and links under its leases", async () => {
     const gw = dir.join("gw");
@@ -221,12 +292,13 @@ describe("sync --platforms through the gateway", () => {
     const server = await createRepositoryServer({ dir: gw, fqrn: FQRN, apiHandler: gateway });
     try {
       await writeFile(dir.join("gw.txt"), `${registry.host}/multi/app:1\n`);
-      const run = await runCli([
+      const gatewayArgs = [
         "sync", "--wishlist", dir.join("gw.txt"), "--repo", FQRN,
         "--gateway", `${server.url.slice(0, server.url.indexOf("/cvmfs/"))}/api/v1`, "--gateway-key", dir.join("gw.key"), "--repo-url", server.url,
         "--keys-dir", dir.join("gw-keys"), "--cache-dir", dir.join("cache"), "--insecure-registry", registry.host, "--log-format", "json",
-        "--platforms", "linux/arm64,linux/ppc64le",
-      ]);
+        "--keep-removed", "0",
+      ];
+      const run = await runCli([...gatewayArgs, "--platforms", "linux/arm64,linux/ppc64le"]);
       expect(run.stderr).not.toContain('"level":"error"');
       expect(run.code).toBe(0);
       const reader = await RepositoryReader.open({ dir: gw }, { fqrn: FQRN, pubkeyPath: dir.join("gw-keys", `${FQRN}.pub`) });
@@ -239,6 +311,26 @@ describe("sync --platforms through the gateway", () => {
       } finally {
         await reader.close();
       }
+      // One platform goes (its empty arch directory with it), then the last one, and the tree with
+      // it: each under a lease that covers what goes.
+      const lookups = async (paths: string[]) => {
+        const after = await RepositoryReader.open({ dir: gw }, { fqrn: FQRN, pubkeyPath: dir.join("gw-keys", `${FQRN}.pub`) });
+        try {
+          return await Promise.all(paths.map(async (p) => (await after.lookup(p))?.kind ?? null));
+        } finally {
+          await after.close();
+        }
+      };
+      await writeFile(dir.join("gw.txt"), `${registry.host}/multi/app:1 # platforms=linux/arm64\n`);
+      const one = await runCli(gatewayArgs);
+      expect(one.stderr).not.toContain('"level":"error"');
+      expect(one.code).toBe(0);
+      expect(await lookups(["/.multiarch/ppc64le", "/.multiarch/arm64/multi/app:1", "/.multiarch/host"])).toEqual([null, "symlink", "symlink"]);
+      await writeFile(dir.join("gw.txt"), `${registry.host}/multi/app:1\n`);
+      const none = await runCli(gatewayArgs);
+      expect(none.stderr).not.toContain('"level":"error"');
+      expect(none.code).toBe(0);
+      expect(await lookups(["/.multiarch/arm64", "/.multiarch/host", "/.multiarch", "/multi/app:1"])).toEqual([null, null, null, "symlink"]);
     } finally {
       await server.close();
       await gateway.close();
@@ -251,3 +343,42 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   for await (const c of stream) parts.push(c as Buffer);
   return Buffer.concat(parts);
 }
+
+describe("verify with per-architecture names", () => {
+  it("resolves every per-architecture name and the variant link for each published architecture", async () => {
+    const s0 = dir.join("verify-s0");
+    const opts = ["--repo", FQRN, "--stratum0", s0, "--keys-dir", dir.join("keys"), "--log-format", "json"];
+    await writeFile(dir.join("verify.txt"), `${registry.host}/multi/app:1\n`);
+    const synced = await runCli(["sync", "--wishlist", dir.join("verify.txt"), ...opts, "--cache-dir", dir.join("cache"), "--insecure-registry", registry.host, "--platforms", "linux/amd64,linux/arm64"]);
+    expect(synced.code).toBe(0);
+    const { variantLinks } = await verifyRepository({ dir: s0 }, { fqrn: FQRN });
+    expect(variantLinks).toEqual(["/.multiarch/host"]);
+    // Published: amd64 and arm64. ppc64le is not, so its dangling `host` is no problem.
+    const good = await runCli(["verify", ...opts]);
+    expect(good.stderr).not.toContain("verify.problem");
+    expect(good.code).toBe(0);
+
+    // Damage it as a hand edit might: the x86_64 alias onto arm64, and a name whose image is gone.
+    const st = await Stratum0.openOrCreate(s0, { fqrn: FQRN, keysDir: dir.join("keys") });
+    try {
+      const { CatalogEditor } = await import("../../src/cvmfs/catalog/editor.js");
+      const base = st.manifest();
+      const editor = await CatalogEditor.open(base.catalogHash, st.catalogLoader);
+      await editor.putSymlink("/.multiarch/x86_64", "arm64");
+      await editor.putSymlink("/.multiarch/arm64/multi/gone:1", `../../../.images/00/${"0".repeat(62)}`);
+      const done = await editor.finish(st.store, { revision: base.revision + 1 });
+      editor.close();
+      await st.publish({ rootHash: done.rootHash, rootSize: done.rootSize, tagName: "damaged", tagDescription: "", baseRootHash: base.catalogHash });
+    } finally {
+      await st.close();
+    }
+    const bad = await runCli(["verify", ...opts]);
+    expect(bad.code).toBe(1);
+    const found = bad.events().filter((e) => e["event"] === "verify.problem").map((e) => String(e["message"]));
+    expect(found).toEqual([
+      `/.multiarch/arm64/multi/gone:1: dangling (resolves to /.images/00/${"0".repeat(62)})`,
+      "/.multiarch/host with CVMFS_ARCH=x86_64: resolves to /.multiarch/arm64, not /.multiarch/amd64",
+    ]);
+    expect(bad.stdout).toContain("2 problem(s)");
+  });
+});

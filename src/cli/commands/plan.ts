@@ -5,12 +5,14 @@ import { ConfigError, WishlistError, asConfigError, type WishlistProblem } from 
 import { info, type Logger } from "../../logger.js";
 import { createRegistryClient, type RegistryClient } from "../../registry/registry-client.js";
 import { getEventPlan, getEventTargets } from "../../events/get-event-plan.js";
+import { parseFormats } from "../../runtimes/formats.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
+import { planFormats } from "../../sync/plan-formats.js";
 import { resolveDesired, type ResolveFailure } from "../../sync/resolve-desired.js";
-import { createLayout, type LayoutKind } from "../../sync/layout.js";
+import { createLayout, type LayoutKind } from "../../published/layout.js";
 import { formatPlanTable, planToJson } from "../../sync/plan-format.js";
 import type { Plan } from "../../sync/plan.js";
-import { emptyPublishedState } from "../../sync/published-state.js";
+import { emptyPublishedState } from "../../published/published-state.js";
 import { assemblePlan } from "../../sync/plan.js";
 import { getWishlistChanges } from "../../wishlist/git-base.js";
 import { assembleWishlists, checkWishlists, readWishlistSources } from "../../wishlist/load-wishlists.js";
@@ -23,6 +25,7 @@ import type { CommandInput } from "../context.js";
 import { forTerminal } from "../log-output.js";
 import { formatTable } from "../table.js";
 import { entryPlatforms } from "../../platforms/entry-platforms.js";
+import { describePlanPlatforms } from "../../platforms/plan-platforms.js";
 
 /**
  * `plan`: what `sync` would do. `--offline` checks and normalises the wishlist without network;
@@ -70,9 +73,10 @@ export async function run(input: CommandInput): Promise<number> {
     const reader = await openReader(options, input.settings.repo, logger);
     let plan: Plan;
     let failures: ResolveFailure[];
+    let state = emptyPublishedState();
     try {
       if (event) {
-        ({ plan, failures } = await getEventPlan(event.targets, { registry, reader, layout }, {
+        ({ plan, failures, state } = await getEventPlan(event.targets, { registry, reader, layout }, {
           platform: input.settings.platform,
           platforms: input.settings.platforms,
           concurrency: input.settings.concurrency,
@@ -81,7 +85,7 @@ export async function run(input: CommandInput): Promise<number> {
           owner: (options["owner"] as string | undefined) || defaultOwner(files, ctx.env),
         }));
       } else if (reader) {
-        ({ plan, failures } = await getSyncPlan(entries, { registry, reader, layout }, {
+        ({ plan, failures, state } = await getSyncPlan(entries, { registry, reader, layout }, {
           keepRemovedDays: Number(options["keepRemoved"] ?? 7),
           concurrency: input.settings.concurrency,
           platforms: input.settings.platforms,
@@ -97,11 +101,16 @@ export async function run(input: CommandInput): Promise<number> {
     } finally {
       await reader?.close();
     }
+    // What each name's image has and gets (`--formats`), as `sync` would do it.
+    plan = planFormats(plan, state, layout, parseFormats(options["formats"] as string | undefined));
     if (focus) {
       plan = focusPlan(plan, focus, layout.publicPath.bind(layout));
       const lines = new Set(focus.added.map((e) => `${e.file}:${e.line}`));
       failures = failures.filter((f) => lines.has(`${f.entry.file}:${f.entry.line}`));
     }
+    // Per-architecture names whose index moved: each platform's digest and size, and a note for
+    // a platform the index lacks, so a reviewer sees them before any sync (one GET per index).
+    plan = await describePlanPlatforms(plan, registry, { runDefault: input.settings.platform, concurrency: input.settings.concurrency, logger, signal: ctx.signal });
     const failed = failures.map((f) => ({ file: f.entry.file, line: f.entry.line, reference: f.reference, code: f.code, message: f.message }));
     if (format === "json") {
       ctx.stdout.write(`${JSON.stringify({ ...planToJson(plan), failures: failed }, null, 2)}\n`);

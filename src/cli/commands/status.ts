@@ -5,7 +5,7 @@ import { ConfigError, asConfigError } from "../../errors.js";
 import { formatBytes, formatDuration } from "../../human-format.js";
 import { info } from "../../logger.js";
 import { splitList } from "../../config/settings.js";
-import { createLayout, type LayoutKind } from "../../sync/layout.js";
+import { createLayout, type LayoutKind } from "../../published/layout.js";
 import { assembleSite } from "../../status/assemble-site.js";
 import { getStatus } from "../../status/get-status.js";
 import { PAGE_ASSETS } from "../../status/page-assets.js";

@@ -6,8 +6,10 @@ import { createRegistryClient } from "../../registry/registry-client.js";
 import { resolveTarget, splitList } from "../../config/settings.js";
 import { getEventPlan, getEventTargets } from "../../events/get-event-plan.js";
 import { rememberImages } from "../../events/remember-images.js";
+import { parseFormats } from "../../runtimes/formats.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
-import { createLayout, type LayoutKind } from "../../sync/layout.js";
+import { planFormats } from "../../sync/plan-formats.js";
+import { createLayout, type LayoutKind } from "../../published/layout.js";
 import { openPublishTarget } from "../../sync/publish-target.js";
 import { executePlan, type Shard, type SyncRow } from "../../sync/sync-repository.js";
 import { loadWishlists } from "../../wishlist/load-wishlists.js";
@@ -41,6 +43,7 @@ async function runSync({ options, settings, logger, ctx }: CommandInput, record:
   const layoutKind = ((options["layout"] as string | undefined) ?? "osg") as LayoutKind;
   if (!LAYOUTS.includes(layoutKind)) throw new ConfigError(`--layout must be one of ${LAYOUTS.join(", ")}, got "${layoutKind}"`);
   const keepRemovedDays = Number(options["keepRemoved"] ?? 7);
+  const formats = parseFormats(options["formats"] as string | undefined);
   const shard = parseShard(options["shard"] as string | undefined);
   if (!Number.isFinite(keepRemovedDays) || keepRemovedDays < 0) throw new ConfigError(`--keep-removed must be a number of days ≥ 0`);
   const target = resolveTarget(
@@ -102,7 +105,8 @@ async function runSync({ options, settings, logger, ctx }: CommandInput, record:
         } finally {
           await reader.close();
         }
-        const { plan, state, failures } = planned;
+        const { state, failures } = planned;
+        const plan = planFormats(planned.plan, state, layout, formats);
         Object.assign(record, { tags: plan.tags, failures });
         const s = plan.summary;
         info(logger, "sync.plan", `plan: ${s.add} add, ${s.update} update, ${s.keep} keep, ${s.remove} remove, ${s.convert} to convert`, { ...s });
@@ -116,6 +120,7 @@ async function runSync({ options, settings, logger, ctx }: CommandInput, record:
           logger,
           signal: ctx.signal,
           ...(shard ? { shard } : {}),
+          formats,
           // An event's plan comes from its names only: the index is the next full sync's to extend.
           ...(event ? { index: "leave" as const } : {}),
         });
@@ -161,6 +166,7 @@ function summaryTable(rows: SyncRow[]): string {
       { header: "files", value: (r) => (r.files === undefined ? "-" : String(r.files)), align: "right" },
       { header: "size", value: (r) => formatBytes(r.bytes), align: "right" },
       { header: "new bytes", value: (r) => formatBytes(r.newBytes), align: "right" },
+      ...(rows.some((r) => r.formats !== undefined) ? [{ header: "formats", value: (r: SyncRow) => r.formats ?? "-" }] : []),
       { header: "time", value: (r) => (r.seconds === undefined ? "-" : formatDuration(r.seconds * 1000)), align: "right" },
       { header: "result", value: (r) => (r.error ? `${r.result}: ${r.error}` : r.result) },
     ],

@@ -5,7 +5,7 @@ import { CatalogDb, type NestedRow } from "./db.js";
 import { baseName, parentPath } from "./md5-path.js";
 import { CATALOG_MARKER } from "./partition.js";
 import { int64Reader, keyAt, PathKeys, type PathPrefix } from "./path-keys.js";
-import { Col, COLUMN_COUNT, Flag, writeRowColumns, type DirRole } from "./row.js";
+import { Col, COLUMN_COUNT, Flag, packHardlinks, writeRowColumns, type DirRole } from "./row.js";
 
 /**
  * Builds the SQLite file of one catalog of a tree being written (cvmfs-formats.md §3): the rows
@@ -40,6 +40,12 @@ export interface BuildSettings {
   /** Unix seconds: `last_modified` and the markers' mtime. */
   mtime: number;
   revision: number;
+  /**
+   * Write the hard links of one directory as a CVMFS hardlink group (one inode on the client)
+   * instead of independent rows. Only for catalogs a gateway never merges: its receiver splits
+   * groups and refuses to remove a row whose linkcount is above 1.
+   */
+  hardlinkGroups?: boolean;
 }
 
 const ROLE: readonly DirRole[] = ["plain", "mountpoint", "nestedRoot"];
@@ -52,6 +58,10 @@ export class CatalogBuilder {
   private parentSlot = new Int32Array(1024);
   private roles = new Uint8Array(1024);
   private subdirs = new Int32Array(1024);
+  /** Hardlink group of a row (0: none) and the number of its names, when groups are written. */
+  private linkGroup = new Int32Array(1024);
+  private linkCount = new Int32Array(1024);
+  private groups = 0;
   private nodes: TreeNode[] = [];
   private names: string[] = [];
   private n = 0;
@@ -66,6 +76,7 @@ export class CatalogBuilder {
    */
   build(dir: DirNode, path: string, children: ReadonlyMap<DirNode, MountedChild>): BuiltCatalog {
     this.n = 0;
+    this.groups = 0;
     this.pathKeys.keyOfPath(parentPath(path), this.keys, 0);
     const root = this.add(0, dir, baseName(path), 2);
     this.pathKeys.keyOfPath(path, this.keys, 4 * root);
@@ -109,10 +120,18 @@ export class CatalogBuilder {
     nested: NestedRow[],
     counters: CatalogCounters,
   ): void {
+    // Names of one inode in this directory: a hardlink group (CVMFS keeps groups per directory).
+    let inodes: Map<number, number[]> | undefined;
     // forEach rather than for…of: no [name, node] pair allocated per entry of a large tree.
     dir.children.forEach((child, name) => {
       const row = this.add(dirRow, child, name, 0);
       this.pathKeys.keyOf(prefix, name, this.keys, 4 * row);
+      if (child.type === "file" && this.settings.hardlinkGroups && child.inode >= 0) {
+        inodes ??= new Map();
+        const rows = inodes.get(child.inode);
+        if (rows) rows.push(row);
+        else inodes.set(child.inode, [row]);
+      }
       if (child.type !== "dir") return;
       const mounted = children.get(child);
       if (mounted) {
@@ -121,6 +140,14 @@ export class CatalogBuilder {
         addCounterSet(counters.subtree, counterTotals(mounted.counters));
       } else {
         this.collect(child, row, this.pathKeys.childPrefix(prefix, name), `${path}/${name}`, children, nested, counters);
+      }
+    });
+    inodes?.forEach((rows) => {
+      if (rows.length < 2) return;
+      const group = ++this.groups;
+      for (const row of rows) {
+        this.linkGroup[row] = group;
+        this.linkCount[row] = rows.length;
       }
     });
   }
@@ -132,6 +159,7 @@ export class CatalogBuilder {
     this.parentSlot[slot] = parentSlot;
     this.roles[slot] = role;
     this.subdirs[slot] = node.type === "dir" ? subdirCount(node) : 0;
+    this.linkGroup[slot] = 0;
     // Slot s is at index s - 1: pushed, so the arrays stay packed.
     this.nodes.push(node);
     this.names.push(name);
@@ -144,6 +172,8 @@ export class CatalogBuilder {
     this.keys = grown(this.keys, new Int32Array(4 * cap));
     this.parentSlot = grown(this.parentSlot, new Int32Array(cap));
     this.subdirs = grown(this.subdirs, new Int32Array(cap));
+    this.linkGroup = grown(this.linkGroup, new Int32Array(cap));
+    this.linkCount = grown(this.linkCount, new Int32Array(cap));
     this.roles = grown(this.roles, new Uint8Array(cap));
   }
 
@@ -189,6 +219,8 @@ export class CatalogBuilder {
       keyOf(this.parentSlot[slot] as number, params, at + Col.parent1);
       const digest = (digests[at / COLUMN_COUNT] ??= Buffer.alloc(20));
       writeRowColumns(node, this.names[slot - 1] as string, this.subdirs[slot] as number, ROLE[this.roles[slot] as number] as DirRole, params, at, digest);
+      const group = this.linkGroup[slot] as number;
+      if (group > 0) params[at + Col.hardlinks] = packHardlinks(this.linkCount[slot] as number, group);
       const flags = params[at + Col.flags] as number;
       countRow(self, flags, params[at + Col.size] as number, params[at + Col.xattr] !== null);
       if (flags & Flag.Chunked) {

@@ -21,6 +21,8 @@ export const Flag = {
   NestedRoot: 32,
   Chunked: 64,
   External: 128,
+  /** Compression `none` in bits 11–13 (zlib is 0): the object holds the file's raw bytes. */
+  CompressionNone: 2048,
   BindMountpoint: 0x4000,
   Hidden: 0x8000,
   DirectIo: 0x10000,
@@ -66,21 +68,25 @@ export function packHardlinks(linkcount: number, group = 0): number {
   return group * 2 ** 32 + linkcount;
 }
 
-/** Flags and hash column of a regular file's content: plain (4) or chunked (68), algorithm bits. */
+/**
+ * Flags and hash column of a regular file's content: plain (4) or chunked (68), algorithm bits,
+ * and the compression bits when its objects are stored uncompressed (one setting for all chunks).
+ */
 function fileFlagsAndHash(content: FileContent, out: unknown[], hashAt: number, digest: Buffer | undefined): number {
+  const file = content.compression === "none" ? Flag.File | Flag.CompressionNone : Flag.File;
   if (content.chunks !== undefined && content.chunks.length >= 2) {
     const first = content.chunks[0] as ChunkRef;
     out[hashAt] = null;
-    return Flag.File | Flag.Chunked | hashAlgorithmFlags(splitHashString(first.hash).algorithm);
+    return file | Flag.Chunked | hashAlgorithmFlags(splitHashString(first.hash).algorithm);
   }
   if (content.hash === null) throw new CatalogError("a regular file without content hash or chunks");
   if (digest !== undefined) {
     out[hashAt] = digest;
-    return Flag.File | hashAlgorithmFlags(decodeHashInto(content.hash, digest));
+    return file | hashAlgorithmFlags(decodeHashInto(content.hash, digest));
   }
   const split = splitHashString(content.hash);
   out[hashAt] = split.digest;
-  return Flag.File | hashAlgorithmFlags(split.algorithm);
+  return file | hashAlgorithmFlags(split.algorithm);
 }
 
 function dirFlags(role: DirRole): number {
@@ -206,6 +212,8 @@ export interface CatalogEntry {
   isMountpoint: boolean;
   isNestedRoot: boolean;
   isChunked: boolean;
+  /** How a regular file's objects are stored (flags bits 11–13); `zlib` for everything else. */
+  compression: "zlib" | "none";
   /** The raw row, for byte-exact copies between catalogs. */
   row: CatalogRow;
 }
@@ -234,6 +242,18 @@ export function decodeRow(row: CatalogRow): CatalogEntry {
     isMountpoint: (f & Flag.NestedMountpoint) !== 0,
     isNestedRoot: (f & Flag.NestedRoot) !== 0,
     isChunked: (f & Flag.Chunked) !== 0,
+    compression: compressionOfFlags(f),
     row,
   };
+}
+
+/**
+ * The compression of a row's objects: bits 11–13 hold CVMFS's algorithm enum (0 zlib, 1 none).
+ * @throws CatalogError for a value neither (CVMFS defines no other; a client could not read it).
+ */
+export function compressionOfFlags(flags: number): "zlib" | "none" {
+  const bits = (flags >> 11) & 7;
+  if (bits === 0) return "zlib";
+  if (bits === 1) return "none";
+  throw new CatalogError(`flags ${flags}: unknown compression algorithm ${bits}`);
 }

@@ -52,6 +52,8 @@ export interface WriteCatalogOptions {
   mtime?: number;
   /** `revision` property of the new catalogs (default 1: created, then published once). */
   revision?: number;
+  /** Hard links of one directory as hardlink groups (see BuildSettings); default independent rows. */
+  hardlinkGroups?: boolean;
   logger?: Logger;
   /** Called once per catalog when it is stored, children before their parent. */
   onCatalog?: (catalog: WrittenCatalog) => void;
@@ -107,6 +109,7 @@ export async function writeImageCatalogs(
     emptyHash: await store.putBuffer(new Uint8Array(0), ""),
     mtime: opts.mtime ?? Math.floor(Date.now() / 1000),
     revision: opts.revision ?? 1,
+    ...(opts.hardlinkGroups ? { hardlinkGroups: true } : {}),
   });
 
   const specs: CatalogSpec[] = [];

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { AbortedError, InternalError, RepositoryError } from "../../errors.js";
-import type { ObjectTarget, StoredObject } from "./object-target.js";
+import type { ObjectCompression, ObjectTarget, StoredObject } from "./object-target.js";
+import type { Compressor } from "./compressor.js";
 import { COMPRESS_WORKER_SOURCE } from "./compress-worker-source.js";
 import type { HashAlgorithm, ObjectSuffix } from "../../content/content-store.js";
 import { HASH_ALGORITHM_IDS, nodeHashName } from "./hash.js";
@@ -28,15 +29,18 @@ export interface LaneOwner {
   readonly busy: boolean;
   readonly closed: boolean;
   readonly maxBytesPerWorker: number;
+  readonly compressor: Compressor;
 }
 
 /** A worker's answer to one batch. */
 interface Reply {
   bytes: number;
   slab: ArrayBuffer | null;
-  done: Array<[number, string, number, number]>;
+  done: Array<[number, string, number, number, number]>;
   failed: Array<[number, string]>;
   dropped: number[];
+  /** `[id, none]`: objects opened with a wish to learn their compression before their end. */
+  decided: Array<[number, number]>;
 }
 
 /** An ended object waiting for its worker to report it stored. */
@@ -56,6 +60,10 @@ const DATA = 1;
 const END = 2;
 const DROP = 3;
 
+/** Compression modes of an OPEN op (see compress-worker-source.ts). */
+const MODE: Readonly<Record<ObjectCompression | "auto", number>> = { auto: 0, zlib: 1, none: 2 };
+const REPORT = 4;
+
 /** One worker and its current batch. */
 export class Lane {
   worker: Worker;
@@ -74,6 +82,8 @@ export class Lane {
   private readonly spare: ArrayBuffer[] = [];
   readonly pending = new Map<number, Pending>();
   readonly dropping = new Map<number, () => void>();
+  /** Objects whose compression someone awaits before their end. */
+  private readonly deciding = new Map<number, (c: ObjectCompression) => void>();
   /** Writers waiting for room, first come first served, with the bytes each still has to write. */
   private waiters: Array<{ bytes: number; resume: () => void }> = [];
   private scheduled = false;
@@ -89,7 +99,8 @@ export class Lane {
   private spawn(): Worker {
     // No inherited execArgv: loaders such as tsx or `--input-type` have nothing to do here.
     // Temp files get debris names (debris.ts), so the next run can sweep them should this process die.
-    const w = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, execArgv: [], workerData: { tmpPrefix: debrisPrefix("obj") } });
+    const { addon, level } = this.pool.compressor;
+    const w = new Worker(COMPRESS_WORKER_SOURCE, { eval: true, execArgv: [], workerData: { tmpPrefix: debrisPrefix("obj"), libdeflate: addon, level } });
     w.on("message", (m: Reply) => this.onReply(m));
     w.on("error", (err) => this.onDeath(w, err));
     w.on("exit", (code) => this.onDeath(w, new InternalError(`compress worker exited with code ${code}`)));
@@ -111,7 +122,11 @@ export class Lane {
     this.ops[i + 3] = b;
   }
 
-  open(id: number, target: ObjectTarget): void {
+  /**
+   * Open an object: `compression` "auto" lets the worker decide (incompressible.ts); `onDecided`
+   * learns the decision as soon as it is made, before the object's end.
+   */
+  open(id: number, target: ObjectTarget, compression: ObjectCompression | "auto", onDecided?: (c: ObjectCompression) => void): void {
     const key = `${target.algorithm}:${target.rootDir}`;
     let t = this.targets.get(key);
     if (t === undefined) {
@@ -119,7 +134,8 @@ export class Lane {
       this.targets.set(key, t);
       this.newTargets.push([t, target.rootDir, nodeHashName(target.algorithm), HASH_ALGORITHM_IDS[target.algorithm]]);
     }
-    this.op(OPEN, id, t, 0);
+    if (onDecided) this.deciding.set(id, onDecided);
+    this.op(OPEN, id, t, MODE[compression] | (onDecided ? REPORT : 0));
     this.schedule();
   }
 
@@ -189,24 +205,36 @@ export class Lane {
     this.sent--;
     this.inFlight -= m.bytes;
     if (m.slab) this.spare.push(m.slab);
-    for (const [id, hex, storedSize, written] of m.done) {
+    for (const [id, none] of m.decided) this.decided(id, none === 1 ? "none" : "zlib");
+    for (const [id, hex, storedSize, written, none] of m.done) {
+      const compression = none === 1 ? "none" : "zlib";
+      this.decided(id, compression);
       const p = this.pending.get(id);
       if (!p) continue;
       this.pending.delete(id);
-      p.resolve({ hash: hex + HASH_ALGORITHM_IDS[p.algorithm], storedSize, size: p.size, written: written === 1 });
+      p.resolve({ hash: hex + HASH_ALGORITHM_IDS[p.algorithm], storedSize, size: p.size, written: written === 1, compression });
     }
     for (const [id, message] of m.failed) {
+      this.decided(id, "zlib");
       const p = this.pending.get(id);
       if (!p) continue;
       this.pending.delete(id);
       p.reject(new RepositoryError(`store object under ${p.rootDir}: ${message}`));
     }
     for (const id of m.dropped) {
+      this.deciding.delete(id);
       this.dropping.get(id)?.();
       this.dropping.delete(id);
     }
     if (this.sent < PIPELINE) this.flush();
     this.wake();
+  }
+
+  private decided(id: number, c: ObjectCompression): void {
+    const f = this.deciding.get(id);
+    if (!f) return;
+    this.deciding.delete(id);
+    f(c);
   }
 
   /** Wait until the lane has room (or is closed or replaced). */
@@ -245,6 +273,9 @@ export class Lane {
     for (const p of pending) p.reject(cause);
     for (const d of this.dropping.values()) d();
     this.dropping.clear();
+    // Whoever waits for a decision goes on; the object's end reports the failure.
+    for (const f of this.deciding.values()) f("zlib");
+    this.deciding.clear();
     if (!this.pool.closed) this.worker = this.spawn();
     this.wake(true);
   }

@@ -1,7 +1,8 @@
 import { availableParallelism } from "node:os";
 import { AbortedError, InternalError } from "../../errors.js";
 import { Lane } from "./_compress-lane.js";
-import type { ObjectTarget, StoredObject } from "./object-target.js";
+import type { ObjectCompression, ObjectTarget, StoredObject } from "./object-target.js";
+import { resolveCompressor, type Compressor, type CompressorName } from "./compressor.js";
 import type { ObjectSuffix } from "../../content/content-store.js";
 
 /**
@@ -23,6 +24,7 @@ import type { ObjectSuffix } from "../../content/content-store.js";
  *   writers resume in order, only as many as the freed room takes.
  * - A worker that dies fails the objects it held (`InternalError`) and is replaced.
  * - Workers are unref'd while nothing is open: an idle pool never keeps the process alive.
+ * - The deflate implementation (compressor.ts) is chosen once, for the pool's life.
  */
 
 /** Pool settings; every field has a default. */
@@ -33,6 +35,8 @@ export interface CompressPoolOptions {
   maxBytesPerWorker?: number;
   /** Size of one batch buffer. Default 1 MiB. */
   batchBytes?: number;
+  /** Deflate implementation. Default: `CVMFS_IMAGE_SYNC_COMPRESSOR`, else `auto` (compressor.ts). */
+  compressor?: CompressorName | "auto";
 }
 
 /** One object being streamed into the pool. Calls must not overlap: await `write` when it returns a promise. */
@@ -43,20 +47,52 @@ export interface ObjectWriter {
   end(suffix: ObjectSuffix): Promise<StoredObject>;
   /** Drop the object; nothing is stored. Settles once its temp file, if any, is gone. */
   abort(): Promise<void>;
+  /**
+   * How the object is stored, known as soon as its worker has decided (for an `auto` object:
+   * after its first 64 KiB or at its end), so the rest of a chunked file can follow its first
+   * piece. Only for objects opened with `{ reportCompression: true }` or a fixed compression.
+   */
+  compression(): Promise<ObjectCompression>;
+}
+
+/** How {@link CompressPool.openObject} stores an object. */
+export interface OpenObjectOptions {
+  /** `zlib` (default: catalogs and the like must be), `none`, or `auto` (incompressible.ts). */
+  compression?: ObjectCompression | "auto";
+  /** Make {@link ObjectWriter.compression} available for an `auto` object. */
+  reportCompression?: boolean;
 }
 
 /** An object being written: bound to one lane for its whole life. */
 class PooledObject implements ObjectWriter {
   private size = 0;
   private settled = false;
+  private readonly decided: Promise<ObjectCompression> | null;
 
   constructor(
     private readonly pool: CompressPool,
     private readonly lane: Lane,
     private readonly id: number,
     private readonly target: ObjectTarget,
+    opts: OpenObjectOptions,
   ) {
-    lane.open(id, target);
+    const compression = opts.compression ?? "zlib";
+    if (compression !== "auto") {
+      this.decided = Promise.resolve(compression);
+      lane.open(id, target, compression);
+    } else if (opts.reportCompression) {
+      let report: (c: ObjectCompression) => void = () => {};
+      this.decided = new Promise((resolve) => (report = resolve));
+      lane.open(id, target, compression, report);
+    } else {
+      this.decided = null;
+      lane.open(id, target, compression);
+    }
+  }
+
+  compression(): Promise<ObjectCompression> {
+    if (!this.decided) return Promise.reject(new InternalError("compression() of an object opened without reportCompression"));
+    return this.decided;
   }
 
   write(bytes: Uint8Array): Promise<void> | undefined {
@@ -123,6 +159,7 @@ export class CompressPool {
   readonly size: number;
   readonly maxBytesPerWorker: number;
   readonly batchBytes: number;
+  readonly compressor: Compressor;
   closed = false;
   private readonly lanes: Lane[];
   private nextId = 1;
@@ -132,6 +169,7 @@ export class CompressPool {
     this.size = Math.max(1, opts.size ?? availableParallelism());
     this.batchBytes = opts.batchBytes ?? MiB;
     this.maxBytesPerWorker = Math.max(opts.maxBytesPerWorker ?? 32 * MiB, this.batchBytes);
+    this.compressor = resolveCompressor(opts.compressor);
     this.lanes = Array.from({ length: this.size }, () => new Lane(this));
   }
 
@@ -147,14 +185,14 @@ export class CompressPool {
   }
 
   /** Start a new object on the least loaded worker. */
-  openObject(target: ObjectTarget): ObjectWriter {
+  openObject(target: ObjectTarget, opts: OpenObjectOptions = {}): ObjectWriter {
     if (this.closed) throw new AbortedError("compress pool closed");
     let lane = this.lanes[0] as Lane;
     for (const l of this.lanes) {
       if (l.load + l.pending.size < lane.load + lane.pending.size) lane = l;
     }
     if (this.open++ === 0) for (const l of this.lanes) l.worker.ref();
-    return new PooledObject(this, lane, this.nextId++, target);
+    return new PooledObject(this, lane, this.nextId++, target, opts);
   }
 
   /** Called once per object when it settles. */

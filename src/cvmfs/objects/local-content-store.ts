@@ -1,11 +1,11 @@
 import { createReadStream } from "node:fs";
 import { access, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { DigestMismatchError, describeError, RepositoryError } from "../../errors.js";
 import { Xor32Chunker, DEFAULT_CHUNKING, validateChunking, type ChunkingOptions } from "./chunker.js";
 import { CompressPool } from "./compress-pool.js";
-import type { ObjectTarget, StoredObject } from "./object-target.js";
+import type { ObjectCompression, ObjectTarget, StoredObject } from "./object-target.js";
 import type { ChunkRef, ContentStore, FileContent, HashAlgorithm, ObjectSuffix } from "../../content/content-store.js";
 import { createContentHasher, hashString, objectPath, parseHashString } from "./hash.js";
 import { inflateStream } from "./object-codec.js";
@@ -103,7 +103,10 @@ export class LocalContentStore implements ContentStore {
   async putFile(body: Readable | AsyncIterable<Uint8Array>): Promise<FileContent> {
     const chunker = this.chunking ? new Xor32Chunker(this.chunking) : null;
     const pieces: Array<{ offset: number; size: number; stored: Promise<StoredObject> }> = [];
-    let writer = this.pool.openObject(this.target);
+    // The worker decides on the first piece (incompressible.ts); a chunked file's other pieces
+    // follow it, since the catalog flag is per file.
+    let writer = this.pool.openObject(this.target, { compression: "auto", reportCompression: chunker !== null });
+    let compression: ObjectCompression | undefined;
     let pieceStart = 0;
     let pos = 0;
     try {
@@ -116,7 +119,8 @@ export class LocalContentStore implements ContentStore {
             const w = writer.write(bytes.subarray(from, at));
             if (w) await w;
             pieces.push({ offset: pieceStart, size: cut - pieceStart, stored: quiet(writer.end("P")) });
-            writer = this.pool.openObject(this.target);
+            compression ??= await writer.compression();
+            writer = this.pool.openObject(this.target, { compression });
             pieceStart = cut;
             from = at;
           }
@@ -129,11 +133,14 @@ export class LocalContentStore implements ContentStore {
       await Promise.allSettled([writer.abort(), ...pieces.map((p) => p.stored)]);
       throw err;
     }
-    if (pieces.length === 0) return { size: pos, hash: (await writer.end("")).hash };
+    if (pieces.length === 0) {
+      const whole = await writer.end("");
+      return whole.compression === "none" ? { size: pos, hash: whole.hash, compression: "none" } : { size: pos, hash: whole.hash };
+    }
     pieces.push({ offset: pieceStart, size: pos - pieceStart, stored: writer.end("P") });
     const stored = await Promise.all(pieces.map((p) => p.stored));
     const chunks: ChunkRef[] = pieces.map((p, i) => ({ offset: p.offset, size: p.size, hash: (stored[i] as StoredObject).hash }));
-    return { size: pos, hash: null, chunks };
+    return compression === "none" ? { size: pos, hash: null, chunks, compression } : { size: pos, hash: null, chunks };
   }
 
   /** Store `bytes` as one object (never chunked) named with `suffix`; returns its hash string. */
@@ -160,33 +167,34 @@ export class LocalContentStore implements ContentStore {
   }
 
   /**
-   * The content of one object, inflated. The stored bytes are hashed on the way and the stream
-   * fails with `DigestMismatchError` if they do not match the name.
+   * The content of one object, inflated unless `compression` is `none`. The stored bytes are
+   * hashed on the way and the stream fails with `DigestMismatchError` if they do not match the name.
    */
-  readObject(hash: string, suffix: ObjectSuffix): Readable {
-    return Readable.from(this.inflated([{ hash, suffix }]), { objectMode: false });
+  readObject(hash: string, suffix: ObjectSuffix, compression: ObjectCompression = "zlib"): Readable {
+    return Readable.from(this.inflated([{ hash, suffix }], compression), { objectMode: false });
   }
 
-  /** A file's content: its whole object, or its chunks inflated one after another. */
+  /** A file's content: its whole object, or its chunks inflated (or not) one after another. */
   readFile(content: FileContent): Readable {
     const parts = content.chunks && content.chunks.length > 0
       ? content.chunks.map((c) => ({ hash: c.hash, suffix: "P" as const }))
       : [{ hash: content.hash ?? "", suffix: "" as const }];
-    return Readable.from(this.inflated(parts), { objectMode: false });
+    return Readable.from(this.inflated(parts, content.compression ?? "zlib"), { objectMode: false });
   }
 
-  private async *inflated(parts: Array<{ hash: string; suffix: ObjectSuffix }>): AsyncGenerator<Buffer> {
+  private async *inflated(parts: Array<{ hash: string; suffix: ObjectSuffix }>, compression: ObjectCompression): AsyncGenerator<Buffer> {
     for (const { hash, suffix } of parts) {
       const algo = parseHashString(hash).algorithm;
       const path = this.objectPath(hash, suffix);
       const hasher = createContentHasher(algo);
       const src = createReadStream(path);
-      const inflate = inflateStream();
+      // An uncompressed object is its content: the same hashing pass, no inflate.
+      const out = compression === "none" ? new PassThrough() : inflateStream();
       src.on("data", (b) => hasher.update(b as Buffer));
-      src.on("error", (e) => inflate.destroy(new RepositoryError(`read object ${path}`, { cause: e })));
-      src.pipe(inflate);
+      src.on("error", (e) => out.destroy(new RepositoryError(`read object ${path}`, { cause: e })));
+      src.pipe(out);
       try {
-        for await (const out of inflate) yield out as Buffer;
+        for await (const b of out) yield b as Buffer;
       } finally {
         src.destroy();
       }

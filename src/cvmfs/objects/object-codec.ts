@@ -8,7 +8,8 @@ import { createContentHasher, hashString } from "./hash.js";
  * The CVMFS object encoding (cvmfs-formats.md §0): zlib *with* its RFC 1950 header at
  * `Z_DEFAULT_COMPRESSION` (windowBits 15, memLevel 8, as `deflateInit` picks), and the content
  * hash taken over the stored, compressed bytes. The compress pool does the same work off the main
- * thread; these in-thread helpers serve small objects, tests, and readers.
+ * thread (with libdeflate when it can, and storing what will not shrink uncompressed, §2); these
+ * in-thread zlib helpers serve small objects, tests, and readers, which inflate any zlib stream.
  */
 
 /** zlib options matching `deflateInit(Z_DEFAULT_COMPRESSION)`. */
@@ -22,6 +23,11 @@ export function compressBuffer(bytes: Uint8Array): Buffer {
 /** The content of an object from its stored bytes. */
 export function inflateBuffer(stored: Uint8Array): Buffer {
   return inflateSync(stored);
+}
+
+/** The content of an object from its stored bytes, stored with `compression` (`none`: the bytes are the content). */
+export function decodeObject(stored: Buffer, compression: "zlib" | "none"): Buffer {
+  return compression === "none" ? stored : inflateSync(stored);
 }
 
 /** A stream turning stored object bytes back into content. */

@@ -9,6 +9,12 @@ export interface ObjectTarget {
   onStored?: (o: StoredObject) => void;
 }
 
+/**
+ * How an object's content is stored (cvmfs-formats.md §0, §2): zlib-compressed, or as it is
+ * (`none`, catalog flag 2048), the hash then covering the raw bytes.
+ */
+export type ObjectCompression = "zlib" | "none";
+
 /** A finished object. */
 export interface StoredObject {
   /** Hash string (hex + algorithm id), no suffix. */
@@ -19,4 +25,5 @@ export interface StoredObject {
   size: number;
   /** False when an object of that name existed already and nothing was written. */
   written: boolean;
+  compression: ObjectCompression;
 }

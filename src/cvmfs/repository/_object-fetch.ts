@@ -37,15 +37,18 @@ export function inflateObject(bytes: Buffer, what: string): Buffer {
 }
 
 /**
- * A stream of an object's *inflated* bytes. The hash of the compressed bytes is checked at the
- * end; on mismatch the stream errors with DigestMismatchError instead of ending, so a consumer
- * never mistakes corrupt data for a complete file. `expectedSize`, when given, is checked too.
+ * A stream of an object's *inflated* bytes (its stored bytes as they are when `compression` is
+ * `none`, the catalog's flag for an uncompressed file). The hash of the stored bytes is checked
+ * at the end; on mismatch the stream errors with DigestMismatchError instead of ending, so a
+ * consumer never mistakes corrupt data for a complete file. `expectedSize`, when given, is
+ * checked too.
  */
 export async function openVerifiedObject(
   src: RepositorySource,
   hash: string,
   suffix: ObjectSuffix,
   expectedSize?: number,
+  compression: "zlib" | "none" = "zlib",
 ): Promise<Readable> {
   const algo = algoOrThrow(hash);
   const rel = objectPath(hash, suffix);
@@ -72,8 +75,8 @@ export async function openVerifiedObject(
       cb(expectedSize === undefined || count === expectedSize ? null : new SizeMismatchError(`object ${rel}`, expectedSize, count));
     },
   });
-  const inflate = createInflate();
-  pipeline(raw, check, inflate, size).catch(() => {
+  const done = compression === "none" ? pipeline(raw, check, size) : pipeline(raw, check, createInflate(), size);
+  done.catch(() => {
     /* the error reaches the consumer through `size` */
   });
   return size;

@@ -14,8 +14,8 @@ export interface CatalogFacts {
   problems: string[];
   /** Child catalogs to check next. */
   nested: { path: string; hash: string; size: number }[];
-  /** Every object this catalog references, with the uncompressed size it must inflate to. */
-  objects: { hash: string; suffix: ObjectSuffix; size: number; path: string }[];
+  /** Every object this catalog references, with the uncompressed size it must inflate to and how it is stored. */
+  objects: { hash: string; suffix: ObjectSuffix; size: number; path: string; compression: "zlib" | "none" }[];
   /** Stored counters (name → value), for the parent's subtree check. */
   counters: Map<string, number>;
   /** Metadata of the catalog's root entry, compared with the parent's mountpoint entry. */
@@ -24,6 +24,8 @@ export interface CatalogFacts {
   mountpointMeta: Map<string, RowMeta>;
   revision: number | null;
   entries: number;
+  /** Symlinks whose target a client expands (`$(VAR)`): the caller resolves them per architecture. */
+  variantLinks: string[];
 }
 
 export interface RowMeta {
@@ -55,7 +57,7 @@ const keyOf = (a: bigint, b: bigint) => `${a}:${b}`;
 
 /** Check the catalog at `file`, mounted at `mountpoint` (`""` for the root catalog). `label` names it in problems. */
 export function checkCatalogFile(file: string, mountpoint: string, label: string): CatalogFacts {
-  const facts: CatalogFacts = { problems: [], nested: [], objects: [], counters: new Map(), rootMeta: null, mountpointMeta: new Map(), revision: null, entries: 0 };
+  const facts: CatalogFacts = { problems: [], nested: [], objects: [], counters: new Map(), rootMeta: null, mountpointMeta: new Map(), revision: null, entries: 0, variantLinks: [] };
   const bad = (msg: string) => facts.problems.push(`${label}: ${msg}`);
   let db: Database.Database;
   try {
@@ -140,6 +142,7 @@ export function checkCatalogFile(file: string, mountpoint: string, label: string
       if (f & 8) {
         count.symlink!++;
         if (size !== Buffer.byteLength(r.symlink ?? "")) bad(`symlink ${path}: size ${size} is not the target length`);
+        if (/\$\(/.test(r.symlink ?? "")) facts.variantLinks.push(path);
         continue;
       }
       if (f & 16) {
@@ -157,6 +160,13 @@ export function checkCatalogFile(file: string, mountpoint: string, label: string
         bad(`file ${path}: unknown hash algorithm in flags ${f}`);
         continue;
       }
+      // Bits 11–13: CVMFS's compression enum, 0 zlib or 1 none (cvmfs-formats.md §3 flags).
+      const compressionBits = (f >> 11) & 7;
+      if (compressionBits > 1) {
+        bad(`file ${path}: unknown compression algorithm ${compressionBits} in flags ${f}`);
+        continue;
+      }
+      const compression = compressionBits === 1 ? "none" : "zlib";
       if (f & 64) {
         count.chunked!++;
         count.chunked_size! += size;
@@ -166,13 +176,13 @@ export function checkCatalogFile(file: string, mountpoint: string, label: string
         for (const c of chunks) {
           if (Number(c.offset) !== at) bad(`file ${path}: chunk at offset ${c.offset} leaves a gap or overlap at ${at}`);
           at = Number(c.offset) + Number(c.size);
-          facts.objects.push({ hash: hashString(c.hash, algo), suffix: "P", size: Number(c.size), path });
+          facts.objects.push({ hash: hashString(c.hash, algo), suffix: "P", size: Number(c.size), path, compression });
         }
         if (at !== size) bad(`file ${path}: chunks cover ${at} bytes, file size is ${size}`);
       } else if (r.hash === null || r.hash.length !== 20) {
         bad(`file ${path}: no content hash`);
       } else {
-        facts.objects.push({ hash: hashString(r.hash, algo), suffix: "", size, path });
+        facts.objects.push({ hash: hashString(r.hash, algo), suffix: "", size, path, compression });
       }
     }
     count.nested = nestedRows.length;

@@ -192,7 +192,7 @@ export class RepositoryReader {
     if (pieces.length === 0 && entry.size > 0) throw new RepositoryError(`${path}: regular file without content hash`);
     let total = 0;
     for (const piece of pieces) {
-      const stream = await openVerifiedObject(this.source, piece.hash, piece.suffix, piece.size);
+      const stream = await openVerifiedObject(this.source, piece.hash, piece.suffix, piece.size, entry.compression);
       // A loop rather than pipeline(…, { end: false }), which leaves listeners on `out` per piece.
       for await (const chunk of stream) {
         if (out.destroyed) {

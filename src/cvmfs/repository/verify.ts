@@ -44,16 +44,18 @@ export interface VerifyStats {
  * history and reflog; every catalog (schema, counters against rows, parent links, nested
  * catalog links with hash, size, root_prefix and flags); every referenced object (hash of the
  * stored bytes, inflated size, chunk coverage). Never throws for a bad repository: each problem
- * is one line naming the object, catalog or path.
+ * is one line naming the object, catalog or path. `variantLinks` are the symlinks a client expands
+ * (`$(CVMFS_ARCH)`…), for a caller that knows which architectures to resolve them for.
  */
-export async function verifyRepository(source: SourceSpec, opts: VerifyOptions): Promise<{ problems: string[]; stats: VerifyStats }> {
+export async function verifyRepository(source: SourceSpec, opts: VerifyOptions): Promise<{ problems: string[]; stats: VerifyStats; variantLinks: string[] }> {
   const src = openSource(source);
   const problems: string[] = [];
+  const variantLinks: string[] = [];
   const stats: VerifyStats = { revision: 0, catalogs: 0, entries: 0, objects: 0, objectBytes: 0 };
   const tmp = await mkdtemp(join(tmpdir(), debrisPrefix("cvmfs-verify")));
   try {
     const manifest = await checkManifest(src, opts, problems);
-    if (!manifest) return { problems, stats };
+    if (!manifest) return { problems, stats, variantLinks };
     stats.revision = manifest.revision;
     await checkHistoryAndReflog(src, manifest, problems);
 
@@ -76,6 +78,7 @@ export async function verifyRepository(source: SourceSpec, opts: VerifyOptions):
       const facts = checkCatalogFile(file, mountpoint, label);
       await rm(file, { force: true });
       problems.push(...facts.problems);
+      variantLinks.push(...facts.variantLinks);
       stats.entries += facts.entries;
       if (mountpoint === "" && facts.revision !== null && facts.revision !== manifest.revision) {
         problems.push(`${label}: revision ${facts.revision} differs from manifest S ${manifest.revision}`);
@@ -84,16 +87,18 @@ export async function verifyRepository(source: SourceSpec, opts: VerifyOptions):
         problems.push(`${label}: root entry metadata differs from the parent's mountpoint entry`);
       }
       for (const o of facts.objects) {
-        const key = o.hash + o.suffix;
+        // Keyed by how it is read too: the same stored bytes may be one file's zlib stream and another's raw content.
+        const key = `${o.hash}${o.suffix}:${o.compression}`;
         let p = seen.get(key);
         if (!p) {
-          p = limit(() => checkObject(src, o.hash, o.suffix, problems, stats));
+          p = limit(() => checkObject(src, o.hash, o.suffix, o.compression, problems, stats));
           seen.set(key, p);
         }
         checks.push(
           p.then((actual) => {
             if (actual !== null && actual !== o.size) {
-              problems.push(`object ${objectPath(o.hash, o.suffix)} (${o.path}): inflates to ${actual} bytes, catalog says ${o.size}`);
+              const what = o.compression === "none" ? "holds" : "inflates to";
+              problems.push(`object ${objectPath(o.hash, o.suffix)} (${o.path}): ${what} ${actual} bytes, catalog says ${o.size}`);
             }
           }),
         );
@@ -121,7 +126,7 @@ export async function verifyRepository(source: SourceSpec, opts: VerifyOptions):
     };
     await walk(manifest.catalogHash, manifest.catalogSize || null, "", null);
     await Promise.all(checks);
-    return { problems, stats };
+    return { problems, stats, variantLinks: variantLinks.sort() };
   } finally {
     await rm(tmp, { recursive: true, force: true });
     await src.close();
@@ -195,8 +200,18 @@ async function checkHistoryAndReflog(src: RepositorySource, m: Manifest, problem
   }
 }
 
-/** Stream one object: hash of the stored bytes and inflated size. Returns the size, or null after recording a problem. */
-async function checkObject(src: RepositorySource, hash: string, suffix: ObjectSuffix, problems: string[], stats: VerifyStats): Promise<number | null> {
+/**
+ * Stream one object: hash of the stored bytes and inflated size (for an uncompressed object, its
+ * stored size). Returns the size, or null after recording a problem.
+ */
+async function checkObject(
+  src: RepositorySource,
+  hash: string,
+  suffix: ObjectSuffix,
+  compression: "zlib" | "none",
+  problems: string[],
+  stats: VerifyStats,
+): Promise<number | null> {
   const rel = objectPath(hash, suffix);
   try {
     const raw = await src.getStream(rel);
@@ -209,6 +224,7 @@ async function checkObject(src: RepositorySource, hash: string, suffix: ObjectSu
     let stored = 0;
     let inflated = 0;
     // Hash every stored byte even when inflating fails, so a flipped byte is reported as such.
+    // An uncompressed object is not inflated: its stored bytes are the content.
     const inflate = createInflate();
     let inflateError: Error | null = null;
     inflate.on("data", (c: Buffer) => void (inflated += c.length));
@@ -216,9 +232,9 @@ async function checkObject(src: RepositorySource, hash: string, suffix: ObjectSu
     for await (const c of raw as AsyncIterable<Buffer>) {
       hasher.update(c);
       stored += c.length;
-      if (inflateError === null && !inflate.write(c)) await once(inflate, "drain").catch(() => undefined);
+      if (compression === "zlib" && inflateError === null && !inflate.write(c)) await once(inflate, "drain").catch(() => undefined);
     }
-    if (inflateError === null) {
+    if (compression === "zlib" && inflateError === null) {
       inflate.end();
       await finished(inflate).catch((e: Error) => void (inflateError ??= e));
     }
@@ -229,6 +245,7 @@ async function checkObject(src: RepositorySource, hash: string, suffix: ObjectSu
       problems.push(`object ${rel}: content hash is ${actual}`);
       return null;
     }
+    if (compression === "none") return stored;
     if (inflateError !== null) {
       problems.push(`object ${rel}: not a zlib stream (${(inflateError as Error).message})`);
       return null;

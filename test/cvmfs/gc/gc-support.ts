@@ -6,7 +6,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { CatalogEditor } from "../../../src/cvmfs/catalog/editor.js";
-import { inflateBuffer } from "../../../src/cvmfs/objects/object-codec.js";
+import { decodeObject } from "../../../src/cvmfs/objects/object-codec.js";
 import type { Manifest } from "../../../src/cvmfs/repository/manifest.js";
 import { RepositoryReader } from "../../../src/cvmfs/repository/repository-reader.js";
 
@@ -65,7 +65,7 @@ export async function readRevision(reader: RepositoryReader, root: string): Prom
         ? (await editor.chunks(w.path)).map((c) => ({ hash: c.hash, suffix: "P" as const }))
         : [{ hash: w.entry.hash!, suffix: "" as const }];
       const parts: Buffer[] = [];
-      for (const p of pieces) parts.push(inflateBuffer(await reader.fetchObject(p.hash, p.suffix)));
+      for (const p of pieces) parts.push(decodeObject(await reader.fetchObject(p.hash, p.suffix), w.entry.compression));
       files.set(w.path, Buffer.concat(parts));
     }
   } finally {

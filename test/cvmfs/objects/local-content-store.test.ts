@@ -9,7 +9,8 @@ import type { FileContent } from "../../../src/content/content-store.js";
 import { hashBytes } from "../../../src/cvmfs/objects/hash.js";
 import { LocalContentStore } from "../../../src/cvmfs/objects/local-content-store.js";
 import { encodeObject, inflateBuffer } from "../../../src/cvmfs/objects/object-codec.js";
-import { blocks, seededBytes, textBytes } from "./object-fixtures.js";
+import type { Compressor } from "../../../src/cvmfs/objects/compressor.js";
+import { availableCompressors, blocks, expectedObject, seededBytes, textBytes } from "./object-fixtures.js";
 
 const MiB = 1024 * 1024;
 let root: string;
@@ -17,15 +18,13 @@ let pool: CompressPool;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), "cis-store-"));
-  pool = new CompressPool({ size: 2 });
 });
 afterAll(async () => {
-  await pool.close();
   await rm(root, { recursive: true, force: true });
 });
 
 async function newStore(name: string, opts: ConstructorParameters<typeof LocalContentStore>[1] = {}): Promise<LocalContentStore> {
-  return LocalContentStore.create(join(root, name), { pool, ...opts });
+  return LocalContentStore.create(join(root, pool.compressor.name, name), { pool, ...opts });
 }
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -34,14 +33,27 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** The stored object inflates to `content` and its bytes hash to its name. */
-async function expectObject(store: LocalContentStore, hash: string, suffix: "" | "P" | "C", content: Uint8Array): Promise<void> {
+/** The stored object inflates to `content` (or is it, when stored uncompressed) and its bytes hash to its name. */
+async function expectObject(store: LocalContentStore, hash: string, suffix: "" | "P" | "C", content: Uint8Array, compression?: "none"): Promise<void> {
   const stored = await readFile(store.objectPath(hash, suffix));
   expect(hashBytes(stored, store.hashAlgorithm)).toBe(hash);
-  expect(inflateBuffer(stored).equals(Buffer.from(content))).toBe(true);
+  expect((compression === "none" ? stored : inflateBuffer(stored)).equals(Buffer.from(content))).toBe(true);
 }
 
-describe("LocalContentStore", () => {
+/** The FileContent a whole (unchunked) file must get. */
+function expectedContent(content: Uint8Array, algo: "sha1" | "rmd160" | "shake128", compressor: Compressor): FileContent {
+  const o = expectedObject(content, algo, compressor);
+  return o.compression === "none" ? { size: content.length, hash: o.hash, compression: "none" } : { size: content.length, hash: o.hash };
+}
+
+describe.each(availableCompressors().map((c) => [c.name, c] as const))("LocalContentStore with %s", (_name, compressor) => {
+  beforeAll(() => {
+    pool = new CompressPool({ size: 2, compressor: compressor.name });
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
   it("creates the stratum 0 data skeleton", async () => {
     const store = await newStore("skeleton");
     const dirs = await readdir(join(store.rootDir, "data"));
@@ -65,8 +77,8 @@ describe("LocalContentStore", () => {
       const fc = await store.putFile(Readable.from(blocks(content, 65_536)));
       expect(fc.size).toBe(content.length);
       expect(fc.chunks).toBeUndefined();
-      expect(fc.hash).toBe(encodeObject(content, "sha1").hash);
-      await expectObject(store, fc.hash as string, "", content);
+      expect(fc).toEqual(expectedContent(content, "sha1", compressor));
+      await expectObject(store, fc.hash as string, "", content, fc.compression);
       expect((await collect(store.readFile(fc))).equals(content)).toBe(true);
     }
     expect(await readdir(join(store.rootDir, "data/txn"))).toEqual([]);
@@ -78,9 +90,9 @@ describe("LocalContentStore", () => {
       yield new Uint8Array([1, 2, 3]);
       yield new Uint8Array([4]);
     })());
-    expect(fc.hash).toBe(encodeObject(new Uint8Array([1, 2, 3, 4]), "sha1").hash);
+    expect(fc).toEqual(expectedContent(new Uint8Array([1, 2, 3, 4]), "sha1", compressor));
     const s = Readable.from(["abc", "def"]);
-    expect((await store.putFile(s)).hash).toBe(encodeObject(Buffer.from("abcdef"), "sha1").hash);
+    expect(await store.putFile(s)).toEqual(expectedContent(Buffer.from("abcdef"), "sha1", compressor));
   });
 
   describe("a 40 MiB file with default chunking", () => {
@@ -108,8 +120,10 @@ describe("LocalContentStore", () => {
       });
       expect(offset).toBe(data.length);
       expect(fc.size).toBe(data.length);
+      // Random bytes: the first piece is judged incompressible, and every chunk follows it.
+      expect(fc.compression).toBe("none");
       for (const c of chunks) {
-        await expectObject(store, c.hash, "P", data.subarray(c.offset, c.offset + c.size));
+        await expectObject(store, c.hash, "P", data.subarray(c.offset, c.offset + c.size), "none");
         expect(await store.has(c.hash, "P")).toBe(true);
         expect(await store.has(c.hash, "")).toBe(false);
       }
@@ -145,7 +159,7 @@ describe("LocalContentStore", () => {
     const whole = await newStore("whole", { chunking: false });
     const big = await whole.putFile(Readable.from(blocks(seededBytes(3 * MiB, 8), 100_000)));
     expect(big.chunks).toBeUndefined();
-    await expectObject(whole, big.hash as string, "", seededBytes(3 * MiB, 8));
+    await expectObject(whole, big.hash as string, "", seededBytes(3 * MiB, 8), big.compression);
   });
 
   it.each(["rmd160", "shake128"] as const)("names objects with %s", async (algo) => {
@@ -153,7 +167,7 @@ describe("LocalContentStore", () => {
     const content = textBytes(10_000);
     const fc = await store.putFile(Readable.from([content]));
     expect(fc.hash).toMatch(new RegExp(`^[0-9a-f]{40}-${algo}$`));
-    expect(fc.hash).toBe(encodeObject(content, algo).hash);
+    expect(fc).toEqual(expectedContent(content, algo, compressor));
     expect(store.objectPath(fc.hash as string, "")).toBe(
       join(store.rootDir, "data", (fc.hash as string).slice(0, 2), (fc.hash as string).slice(2)),
     );
@@ -161,7 +175,11 @@ describe("LocalContentStore", () => {
     // Output past 1 MiB goes to a temp file as it comes, hashed on the way: same name.
     const big = seededBytes(2 * MiB, 30);
     const fb = await store.putFile(Readable.from(blocks(big, 65_536)));
-    expect(fb.hash).toBe(encodeObject(big, algo).hash);
+    expect(fb).toEqual(expectedContent(big, algo, compressor));
+    // Compressible output past 1 MiB too.
+    const text = textBytes(6 * MiB, 31);
+    const ft = await store.putFile(Readable.from(blocks(text, 65_536)));
+    expect(ft).toEqual(expectedContent(text, algo, compressor));
     const cat = await store.putBuffer(Buffer.from("catalog bytes"), "C");
     expect(await store.has(cat, "C")).toBe(true);
     expect(await store.has(cat, "")).toBe(false);
@@ -196,7 +214,7 @@ describe("LocalContentStore", () => {
   });
 
   it("creates missing data directories on demand when opened without create()", async () => {
-    const store = new LocalContentStore(join(root, "bare"), { pool });
+    const store = new LocalContentStore(join(root, pool.compressor.name, "bare"), { pool });
     const content = textBytes(2 * MiB, 9);
     const [a, b] = await Promise.all([store.putBuffer(content, "X"), store.putFile(Readable.from([content]))]);
     expect(b.hash).toBe(a);

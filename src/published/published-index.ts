@@ -1,6 +1,7 @@
 import { z } from "zod";
+import type { ExtraFormat } from "../runtimes/formats.js";
 import { ImageMetadata } from "./image-metadata.js";
-import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js";
+import { formatRepositoryJson, parseRepositoryJson } from "../repository-json.js";
 
 /**
  * The published-state index: one JSON file in the images root (`RepositoryLayout.indexPath`)
@@ -34,15 +35,36 @@ export const PublishedIndex = z.object({
    * here lets the next run keep them on its HEAD alone, as the metadata's `indexDigest` does for
    * the index they were converted from.
    */
-  images: z.record(Hex, z.object({ dir: z.string().startsWith("/"), metadata: ImageMetadata, indexes: z.array(Digest).optional() })),
+  images: z.record(
+    Hex,
+    z.object({
+      dir: z.string().startsWith("/"),
+      metadata: ImageMetadata,
+      indexes: z.array(Digest).optional(),
+      /**
+       * The formats beyond the sandbox the image is published in (see src/runtimes/formats.ts).
+       * Absent: only the sandbox, or not known (a rebuilt index): a run that wants more looks.
+       */
+      formats: z.array(z.enum(["podman", "layers"])).optional(),
+    }),
+  ),
 });
 export type PublishedIndex = z.infer<typeof PublishedIndex>;
 
 /** The index of a set of images, keys sorted so that equal sets give equal bytes. */
-export function assemblePublishedIndex(images: Iterable<{ hex: string; dir: string; metadata: ImageMetadata; indexes?: readonly string[] }>): PublishedIndex {
+export function assemblePublishedIndex(
+  images: Iterable<{ hex: string; dir: string; metadata: ImageMetadata; indexes?: readonly string[]; formats?: readonly ExtraFormat[] }>,
+): PublishedIndex {
   const sorted = [...images].sort((a, b) => (a.hex < b.hex ? -1 : a.hex > b.hex ? 1 : 0));
   const entries: PublishedIndex["images"] = {};
-  for (const { hex, dir, metadata, indexes } of sorted) entries[hex] = { dir, metadata, ...(indexes && indexes.length > 0 ? { indexes: [...indexes] } : {}) };
+  for (const { hex, dir, metadata, indexes, formats } of sorted) {
+    entries[hex] = {
+      dir,
+      metadata,
+      ...(indexes && indexes.length > 0 ? { indexes: [...indexes] } : {}),
+      ...(formats && formats.length > 0 ? { formats: [...formats].sort() } : {}),
+    };
+  }
   return { version: PUBLISHED_INDEX_VERSION, images: entries };
 }
 

@@ -50,6 +50,21 @@ export interface RepositoryLayout {
   configHexOf(imageDir: string): string | undefined;
   /** The public name (symlink path) of a concrete reference (a tag or a digest, no pattern). */
   publicPath(ref: ImageReference): string;
+  /** The Podman additional image store (`additionalimagestores = ["/cvmfs/<repo>/podmanStore"]`). */
+  readonly podmanRoot: string;
+  /**
+   * The Podman store a platform's names go to: the default one for the run's default platform
+   * (no platform), else one per architecture, `/.multiarch/<arch>/podmanStore`, which
+   * `/.multiarch/host/podmanStore` resolves to on each node (one store cannot name two images alike).
+   */
+  podmanStoreOf(platform?: Platform): string;
+  /** The per-layer directories containerd's CVMFS snapshotter mounts (`/.layers`, as DUCC). */
+  readonly layersRoot: string;
+  /**
+   * A layer's directory, `/.layers/<2 hex>/<hex>` of its manifest (compressed blob) digest; the
+   * snapshotter mounts its `layerfs` as an overlay lower directory (src/runtimes/layer-directories.ts).
+   */
+  layerDir(layerDigest: string): string;
   /** The root of the per-architecture names (`/.multiarch`, as DUCC's multi-architecture layout). */
   readonly archRoot: string;
   /**
@@ -59,6 +74,12 @@ export interface RepositoryLayout {
    */
   archPath(ref: ImageReference, platform: Platform): string;
 }
+
+/** The name of a Podman store directory, at the root and in each architecture's directory. */
+export const PODMAN_STORE = "podmanStore";
+
+/** The same in every layout: the snapshotter knows only this path. */
+const LAYERS_ROOT = "/.layers";
 
 const DIGEST = /^([a-z0-9]+):([a-f0-9]{32,})$/;
 const HEX = /^[a-f0-9]{32,}$/;
@@ -78,6 +99,16 @@ export function createLayout(options: LayoutOptions = { kind: "osg" }): Reposito
     kind: options.kind,
     imagesRoot,
     archRoot: ARCH_ROOT,
+    podmanRoot: `/${PODMAN_STORE}`,
+    podmanStoreOf(platform) {
+      return platform === undefined ? `/${PODMAN_STORE}` : `${ARCH_ROOT}/${archDirName(platform)}/${PODMAN_STORE}`;
+    },
+    layersRoot: LAYERS_ROOT,
+    layerDir(layerDigest) {
+      const hex = DIGEST.exec(layerDigest)?.[2];
+      if (hex === undefined) throw new InternalError(`layer directory for "${layerDigest}": not a digest`);
+      return `${LAYERS_ROOT}/${hex.slice(0, 2)}/${hex}`;
+    },
     removalSchedulePath: `${imagesRoot}/.removal-schedule.json`,
     indexPath: `${imagesRoot}/.index.json`,
     ownersPath: `${imagesRoot}/.owners.json`,

@@ -1,7 +1,9 @@
 import path from "node:path";
 import pLimit from "p-limit";
+import type { ExtraFormat } from "../runtimes/formats.js";
+import { parsePodmanImagesFile, parsePodmanLayersFile, podmanImagesPath, podmanLayersPath, type PodmanStoreLists } from "../runtimes/podman-images-file.js";
 import { IMAGE_METADATA_PATH, parseImageMetadata, type ImageMetadata } from "./image-metadata.js";
-import type { RepositoryLayout } from "./layout.js";
+import { PODMAN_STORE, type RepositoryLayout } from "./layout.js";
 import { parseNameOwners } from "./name-owners.js";
 import { parsePublishedIndex, type PublishedIndex } from "./published-index.js";
 import { emptyRemovalSchedule, parseRemovalSchedule, type RemovalSchedule } from "./removal-schedule.js";
@@ -47,6 +49,8 @@ export interface PublishedImage {
   metadata?: ImageMetadata;
   /** Later index digests known to hold this same image (from the published-state index). */
   indexes?: string[];
+  /** The formats beyond the sandbox the index says it has (absent: none, or not known). */
+  formats?: ExtraFormat[];
 }
 
 /** What the repository holds now, read from the repository itself. */
@@ -72,6 +76,13 @@ export interface PublishedState {
    * them meanwhile. A missing key: the file was not there.
    */
   fileHashes: Record<string, string>;
+  /** Layer directories present under the layers root (`layers` format), by layer digest. */
+  layers: Set<string>;
+  /**
+   * The Podman stores' lists (`podman` format) as found, by store root (the default store and one
+   * per architecture); a store whose lists are missing or broken is not in it.
+   */
+  podman: Map<string, PodmanStoreLists>;
   /** Things that are off but do not stop a plan: dangling links, unreadable metadata. */
   problems: string[];
 }
@@ -80,7 +91,7 @@ export type IndexStatus = "current" | "stale" | "missing";
 
 /** An empty repository's state. */
 export function emptyPublishedState(): PublishedState {
-  return { images: new Map(), tags: new Map(), dangling: new Map(), schedule: emptyRemovalSchedule(), index: "missing", owners: new Map(), fileHashes: {}, problems: [] };
+  return { images: new Map(), tags: new Map(), dangling: new Map(), schedule: emptyRemovalSchedule(), index: "missing", owners: new Map(), fileHashes: {}, layers: new Set(), podman: new Map(), problems: [] };
 }
 
 /**
@@ -111,13 +122,14 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
     } else if (indexed !== undefined && indexed.dir === dir) image.metadata = indexed.metadata;
     else state.problems.push(`${dir}: no image metadata (${IMAGE_METADATA_PATH})`);
     if (indexed?.indexes !== undefined && indexed.dir === dir) image.indexes = indexed.indexes;
+    if (indexed?.formats !== undefined && indexed.dir === dir) image.formats = indexed.formats;
     state.images.set(hex, image);
   }
   state.index = indexStatus(index, state.images);
 
   const walk = (dir: string): void => {
     for (const entry of snapshot.listings[dir] ?? []) {
-      if (dir === "/" && hiddenAtRoot(layout, entry.name)) continue;
+      if (holdsNoNames(layout, dir, entry.name)) continue;
       const p = path.posix.join(dir, entry.name);
       if (entry.type === "dir") walk(p);
       else if (entry.type === "symlink" && entry.target !== undefined) {
@@ -138,7 +150,23 @@ export function assemblePublishedState(layout: RepositoryLayout, snapshot: Publi
     const file = `${layout.imagesRoot}/${entry.name}`;
     if (entry.hash !== undefined && (file === layout.removalSchedulePath || file === layout.ownersPath)) state.fileHashes[file] = entry.hash;
   }
+  for (const fan of snapshot.listings[layout.layersRoot] ?? []) {
+    if (fan.type !== "dir" || !/^[a-f0-9]{2}$/.test(fan.name)) continue;
+    for (const layer of snapshot.listings[`${layout.layersRoot}/${fan.name}`] ?? []) {
+      if (layer.type === "dir" && layer.name.startsWith(fan.name)) state.layers.add(`sha256:${layer.name}`);
+    }
+  }
   const read = parseOptional(snapshot, state.problems);
+  for (const store of podmanStoresOf(layout, snapshot.listings)) {
+    const files = [podmanImagesPath(store), podmanLayersPath(store)] as const;
+    for (const file of files) {
+      const entry = (snapshot.listings[path.posix.dirname(file)] ?? []).find((e) => e.name === path.posix.basename(file));
+      if (entry?.hash !== undefined) state.fileHashes[file] = entry.hash;
+    }
+    const images = read(files[0], parsePodmanImagesFile, "the Podman store is written anew from this run's names");
+    const layers = read(files[1], parsePodmanLayersFile, "the Podman store is written anew from this run's names");
+    if (images !== undefined && layers !== undefined) state.podman.set(store, { images, layers });
+  }
   state.owners = read(layout.ownersPath, parseNameOwners, "names count as unowned") ?? state.owners;
   state.schedule = read(layout.removalSchedulePath, parseRemovalSchedule, "starting a new schedule") ?? state.schedule;
   return state;
@@ -161,9 +189,26 @@ function parseOptional(snapshot: PublishedSnapshot, problems: string[]) {
   };
 }
 
-/** Dot-directories at the root hold no public names, except the per-architecture tree. */
-function hiddenAtRoot(layout: RepositoryLayout, name: string): boolean {
-  return name.startsWith(".") && `/${name}` !== layout.archRoot;
+/**
+ * Dot-directories at the root hold no public names, except the per-architecture tree; nor do the
+ * Podman stores, at the root and in each architecture's directory (their layers' `diff` links
+ * point into the images root too).
+ */
+function holdsNoNames(layout: RepositoryLayout, dir: string, name: string): boolean {
+  if (dir === "/") return (name.startsWith(".") && `/${name}` !== layout.archRoot) || `/${name}` === layout.podmanRoot;
+  return name === PODMAN_STORE && path.posix.dirname(dir) === layout.archRoot;
+}
+
+/** The Podman stores the listings show: the default one and those of the architectures. */
+function podmanStoresOf(layout: RepositoryLayout, listings: Readonly<Record<string, readonly TreeEntry[]>>): string[] {
+  const stores: string[] = [];
+  const isDir = (dir: string, name: string) => (listings[dir] ?? []).some((e) => e.type === "dir" && e.name === name);
+  if (isDir("/", layout.podmanRoot.slice(1))) stores.push(layout.podmanRoot);
+  for (const arch of listings[layout.archRoot] ?? []) {
+    const archDir = `${layout.archRoot}/${arch.name}`;
+    if (arch.type === "dir" && isDir(archDir, PODMAN_STORE)) stores.push(`${archDir}/${PODMAN_STORE}`);
+  }
+  return stores;
 }
 
 /**
@@ -223,7 +268,7 @@ export async function readPublishedState(
     listings[dir] = entries;
     await Promise.all(
       entries
-        .filter((e) => e.type === "dir" && !(dir === "/" && hiddenAtRoot(layout, e.name)))
+        .filter((e) => e.type === "dir" && !holdsNoNames(layout, dir, e.name))
         .map((e) => walk(path.posix.join(dir, e.name))),
     );
   };
@@ -236,6 +281,35 @@ export async function readPublishedState(
   };
 
   const [, imagesRootListing] = await Promise.all([walk("/"), limit(() => source.listing(layout.imagesRoot))]);
+  // The per-format parts, only when the repository has them (the root listing says so).
+  const atRoot = (dir: string): boolean => (listings["/"] ?? []).some((e) => e.type === "dir" && `/${e.name}` === dir);
+  const formatReads: Array<Promise<void>> = [];
+  if (atRoot(layout.layersRoot)) {
+    formatReads.push(
+      (async () => {
+        const fans = (listings[layout.layersRoot] = await limit(() => source.listing(layout.layersRoot)));
+        await Promise.all(
+          fans
+            .filter((f) => f.type === "dir" && /^[a-f0-9]{2}$/.test(f.name))
+            .map(async (f) => {
+              listings[`${layout.layersRoot}/${f.name}`] = await limit(() => source.listing(`${layout.layersRoot}/${f.name}`));
+            }),
+        );
+      })(),
+    );
+  }
+  for (const store of podmanStoresOf(layout, listings)) {
+    for (const file of [podmanImagesPath(store), podmanLayersPath(store)]) {
+      formatReads.push(
+        (async () => {
+          const dir = path.posix.dirname(file);
+          listings[dir] = await limit(() => source.listing(dir));
+          if (listings[dir]!.some((e) => `${dir}/${e.name}` === file)) await readOptional(file);
+        })(),
+      );
+    }
+  }
+  await Promise.all(formatReads);
   listings[layout.imagesRoot] = imagesRootListing;
   const present = (file: string): boolean => imagesRootListing.some((e) => `${layout.imagesRoot}/${e.name}` === file);
   const fans = imagesRootListing.filter((e) => e.type === "dir" && /^[a-f0-9]{2}$/.test(e.name));

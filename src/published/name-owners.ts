@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js";
+import { formatRepositoryJson, parseRepositoryJson } from "../repository-json.js";
 
 /**
  * Who put each public name there: a repository can be fed by several wishlists (a public list and

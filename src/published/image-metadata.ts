@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js";
+import { formatRepositoryJson, parseRepositoryJson } from "../repository-json.js";
 
 /**
  * The JSON file inside each image directory's `.singularity.d/` that makes the published state

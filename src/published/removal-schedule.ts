@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
-import { formatRepositoryJson, parseRepositoryJson } from "./repository-json.js";
+import { formatRepositoryJson, parseRepositoryJson } from "../repository-json.js";
 
 /**
  * The grace period (`sync --keep-removed DAYS`): an image directory that loses its last public

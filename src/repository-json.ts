@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { RepositoryError } from "../errors.js";
+import { RepositoryError } from "./errors.js";
 
 /**
  * Parses one of the JSON files the tool keeps inside the repository (image metadata, removal
