@@ -85,6 +85,26 @@ describe("bad input and configuration exit 2", () => {
   });
 });
 
+describe("the objects' compressor", () => {
+  it("is named at the start of a sync, and an unknown one stops the run before anything is done", async () => {
+    const s0 = dir.join("compressor-s0");
+    const ok = await runCli(["sync", "--wishlist", "/dev/null", "--stratum0", s0, "--keys-dir", dir.join("compressor-keys"), "--log-format", "json"]);
+    expect(ok.code).toBe(0);
+    const named = ok.events().find((e) => e["event"] === "objects.compressor");
+    // libdeflate when `npm ci` built its addon (the test set-up installs libdeflate-dev), else zlib.
+    expect(named?.["compressor"]).toMatch(/^(libdeflate|zlib)$/);
+    process.env["CVMFS_IMAGE_SYNC_COMPRESSOR"] = "bogus";
+    try {
+      const bad = await runCli(["sync", "--wishlist", "/dev/null", "--stratum0", dir.join("compressor-s1"), "--keys-dir", dir.join("compressor-keys")]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('[E_CONFIG]: CVMFS_IMAGE_SYNC_COMPRESSOR: unknown compressor "bogus" (auto, libdeflate or zlib)');
+      await expect(lstat(dir.join("compressor-s1"))).rejects.toThrow(/ENOENT/);
+    } finally {
+      delete process.env["CVMFS_IMAGE_SYNC_COMPRESSOR"];
+    }
+  });
+});
+
 describe("convert", () => {
   let reference = "";
 

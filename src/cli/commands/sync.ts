@@ -6,6 +6,7 @@ import { createRegistryClient } from "../../registry/registry-client.js";
 import { resolveTarget, splitList } from "../../config/settings.js";
 import { getEventPlan, getEventTargets } from "../../events/get-event-plan.js";
 import { rememberImages } from "../../events/remember-images.js";
+import { resolveCompressor } from "../../cvmfs/objects/compressor.js";
 import { parseFormats } from "../../runtimes/formats.js";
 import { getSyncPlan } from "../../sync/get-sync-plan.js";
 import { planFormats } from "../../sync/plan-formats.js";
@@ -44,6 +45,8 @@ async function runSync({ options, settings, logger, ctx }: CommandInput, record:
   if (!LAYOUTS.includes(layoutKind)) throw new ConfigError(`--layout must be one of ${LAYOUTS.join(", ")}, got "${layoutKind}"`);
   const keepRemovedDays = Number(options["keepRemoved"] ?? 7);
   const formats = parseFormats(options["formats"] as string | undefined);
+  // Which deflate the objects get (a bad CVMFS_IMAGE_SYNC_COMPRESSOR stops here, before any work).
+  const compressor = resolveCompressor();
   const shard = parseShard(options["shard"] as string | undefined);
   if (!Number.isFinite(keepRemovedDays) || keepRemovedDays < 0) throw new ConfigError(`--keep-removed must be a number of days ≥ 0`);
   const target = resolveTarget(
@@ -89,6 +92,12 @@ async function runSync({ options, settings, logger, ctx }: CommandInput, record:
   const images = event ? rememberImages(registry) : registry;
   try {
     if (event) info(logger, "event.targets", event.line, { targets: event.targets.length, unlisted: event.unlisted.length });
+ info(
+      logger,
+      "objects.compressor",
+      `objects deflated with ${compressor.name} ${compressor.version} level ${compressor.level}${compressor.fallback ? ` (libdeflate not loaded: ${compressor.fallback})` : ""}`,
+      { compressor: compressor.name, version: compressor.version, level: compressor.level },
+    );
     info(logger, "sync.start", `syncing ${event ? `${event.targets.length} name(s) of a registry event` : `${entries.length} wishlist entr${entries.length === 1 ? "y" : "ies"}`} into ${settings.repo} (${target.kind === "local" ? target.stratum0 : target.gatewayUrl}) as owner ${owner}`, { owner });
     for (let attempt = 1; ; attempt++) {
       const publishTarget = await openTarget();
