@@ -225,3 +225,36 @@ describe("the Podman store of each architecture", () => {
     }
   });
 });
+
+describe("a registry event's run", () => {
+  it("moves its name and leaves the Podman store, written from the whole state, to the next full sync", async () => {
+    const full = await sync(["fmt/multi:1", "fmt/other:1"], ["--formats", "sandbox,podman"]);
+    expect(full.code).toBe(0);
+    const storeIds = async () => {
+      const reader = await openReader();
+      try {
+        return ((await readJson(reader, "/podmanStore/overlay-images/images.json")) as Array<{ id: string; names: string[] }>).map((r) => [r.id, r.names]);
+      } finally {
+        await reader.close();
+      }
+    };
+    const before = await storeIds();
+    expect(before).toHaveLength(2);
+    const moved = await pushImage(registry, "fmt/other:1", { layers: [layers["plain"]!, await buildLayer([{ type: "file", path: "etc/motd", content: "moved\n" }])] });
+    await writeFile(dir.join("quay.json"), JSON.stringify({ docker_url: `${registry.host}/fmt/other`, updated_tags: ["1"] }));
+    const event = await runCli(["sync", "--wishlist", dir.join("images.txt"), ...common(), "--formats", "sandbox,podman", "--event", dir.join("quay.json")]);
+    expect(event.stderr).not.toContain('"level":"error"');
+    expect(event.code).toBe(0);
+    const reader = await openReader();
+    try {
+      expect(await reader.resolvePath("/fmt/other:1")).toBe(layout.imageDir(moved.configDigest));
+    } finally {
+      await reader.close();
+    }
+    // The store is as the full sync left it: both images, the old one still there to run.
+    expect(await storeIds()).toEqual(before);
+    const next = await sync(["fmt/multi:1", "fmt/other:1"], ["--formats", "sandbox,podman"]);
+    expect(next.code).toBe(0);
+    expect((await storeIds()).map(([id]) => id)).toContain(hexOf(moved.configDigest));
+  });
+});
