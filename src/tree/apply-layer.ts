@@ -1,9 +1,9 @@
 import { UnsafePathError } from "../errors.js";
-import { debug, silentLogger, warn, type Logger } from "../logger.js";
+import { debug, silentLogger, type Logger } from "../logger.js";
 import type { DirNode, NodeMeta, TreeNode } from "./types.js";
 import type { LayerEntry } from "./layer-entry.js";
-import { impliedDirMeta, lookupNode, treeReadLink, type ImageTree } from "./image-tree.js";
-import { hardlinkNode, nodeOfEntry, setDirMeta } from "./tree-nodes.js";
+import { lookupNode, treeReadLink, type ImageTree } from "./image-tree.js";
+import { ensureDirIn, hardlinkNode, nodeOfEntry, setDirMeta, unsafeReporter } from "./tree-nodes.js";
 import {
   baseName,
   classifyName,
@@ -11,7 +11,6 @@ import {
   isUnsafeArchivePath,
   joinPath,
   parentPath,
-  pathParts,
   resolveInRootDetailed,
   type Resolution,
 } from "./path-safety.js";
@@ -57,15 +56,7 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
   const upper = new Set<string>();
   const readlink = treeReadLink(tree.root);
 
-  const report = (entry: string, reason: string): void => {
-    stats.warnings++;
-    warn(logger, "tree.unsafe", `${ctx.image ?? "image"} layer ${ctx.layer ?? "?"}: entry "${entry}": ${reason}`, {
-      image: ctx.image,
-      layer: ctx.layer,
-      entry,
-      reason,
-    });
-  };
+  const report = unsafeReporter(ctx, () => stats.warnings++);
 
   const markUpper = (path: string): void => {
     for (let p = path; ; p = parentPath(p)) {
@@ -76,23 +67,8 @@ export function applyLayer(tree: ImageTree, entries: Iterable<LayerEntry>, ctx: 
   };
 
   /** The directory at resolved `dir`, made (and any non-directory in the way replaced) as needed. */
-  const ensureDir = (dir: string, meta: NodeMeta, entry: string): DirNode => {
-    let node = tree.root;
-    let path = "/";
-    for (const part of pathParts(dir)) {
-      path = joinPath(path, part);
-      const child = node.children.get(part);
-      if (child?.type === "dir") {
-        node = child;
-        continue;
-      }
-      if (child !== undefined) report(entry, `${path} is a ${child.type}, replaced by a directory`);
-      const made: DirNode = { type: "dir", ...impliedDirMeta(meta.mtime, meta.mtimeNs), children: new Map() };
-      node.children.set(part, made);
-      node = made;
-    }
-    return node;
-  };
+  const ensureDir = (dir: string, meta: NodeMeta, entry: string): DirNode =>
+    ensureDirIn(tree.root, dir, meta, (_, child, path) => report(entry, `${path} is a ${child.type}, replaced by a directory`));
 
   /** Remove what lower layers put at `path` (a child `name` of `parent`), sparing upper paths. */
   const removeLower = (parent: DirNode, name: string, path: string): void => {

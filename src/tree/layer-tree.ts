@@ -1,9 +1,8 @@
 import { UnsafePathError } from "../errors.js";
-import { silentLogger, warn } from "../logger.js";
 import type { ApplyContext } from "./apply-layer.js";
 import { impliedDirMeta, treeReadLink } from "./image-tree.js";
 import type { LayerEntry } from "./layer-entry.js";
-import { hardlinkNode, nodeOfEntry, setDirMeta } from "./tree-nodes.js";
+import { ensureDirIn, hardlinkNode, nodeOfEntry, setDirMeta, unsafeReporter } from "./tree-nodes.js";
 import {
   baseName,
   classifyName,
@@ -11,7 +10,6 @@ import {
   isUnsafeArchivePath,
   joinPath,
   parentPath,
-  pathParts,
   resolveInRootDetailed,
 } from "./path-safety.js";
 import type { DirNode, NodeMeta, SpecialNode, TreeNode } from "./types.js";
@@ -51,7 +49,6 @@ export interface LayerTree {
  * Pure: entries in, tree out; the entries are not modified. Keep the order of the tar.
  */
 export function buildLayerTree(entries: Iterable<LayerEntry>, ctx: ApplyContext = {}): LayerTree {
-  const logger = ctx.logger ?? silentLogger;
   const root: DirNode = { type: "dir", ...impliedDirMeta(0), children: new Map() };
   const readlink = treeReadLink(root);
   // The whiteout devices this function made (a layer's own char 0:0 device is no whiteout).
@@ -59,35 +56,14 @@ export function buildLayerTree(entries: Iterable<LayerEntry>, ctx: ApplyContext 
   let warnings = 0;
   let nextInode = 1;
 
-  const report = (entry: string, reason: string): void => {
-    warnings++;
-    warn(logger, "tree.unsafe", `${ctx.image ?? "image"} layer ${ctx.layer ?? "?"}: entry "${entry}": ${reason}`, {
-      image: ctx.image,
-      layer: ctx.layer,
-      entry,
-      reason,
-    });
-  };
+  const report = unsafeReporter(ctx, () => warnings++);
 
-  const ensureDir = (dir: string, meta: NodeMeta, entry: string): DirNode => {
-    let node = root;
-    let path = "/";
-    for (const part of pathParts(dir)) {
-      path = joinPath(path, part);
-      const child = node.children.get(part);
-      if (child?.type === "dir") {
-        node = child;
-        continue;
-      }
-      const made: DirNode = { type: "dir", ...impliedDirMeta(meta.mtime, meta.mtimeNs), children: new Map() };
+  const ensureDir = (dir: string, meta: NodeMeta, entry: string): DirNode =>
+    ensureDirIn(root, dir, meta, (made, child, path) => {
       // Under a whiteout device of the same name, the lower directory must stay hidden.
-      if (child !== undefined && whiteouts.has(child as SpecialNode)) makeOpaque(made);
-      else if (child !== undefined) report(entry, `${path} is a ${child.type}, replaced by a directory`);
-      node.children.set(part, made);
-      node = made;
-    }
-    return node;
-  };
+      if (whiteouts.has(child as SpecialNode)) makeOpaque(made);
+      else report(entry, `${path} is a ${child.type}, replaced by a directory`);
+    });
 
   for (const entry of entries) {
     const name = entry.name;

@@ -1,7 +1,8 @@
 import { UnsafePathError } from "../errors.js";
-import { lookupNode } from "./image-tree.js";
+import { silentLogger, warn, type Logger } from "../logger.js";
+import { impliedDirMeta, lookupNode } from "./image-tree.js";
 import type { LayerEntry } from "./layer-entry.js";
-import { baseName, cleanArchivePath, joinPath, parentPath, resolveInRoot } from "./path-safety.js";
+import { baseName, cleanArchivePath, joinPath, parentPath, pathParts, resolveInRoot } from "./path-safety.js";
 import type { DirNode, NodeMeta, TreeNode } from "./types.js";
 
 /**
@@ -71,4 +72,44 @@ export function hardlinkNode(
   if (node.type === "dir") return "target is a directory";
   if (node.type === "file") return { node, path };
   return { node: { ...node, ...copyMeta(node) }, path };
+}
+
+/**
+ * The `tree.unsafe` warning of one entry (a name taken inside the root, a target refused, a
+ * non-directory replaced), naming the image and layer; `counted` is called once per warning.
+ */
+export function unsafeReporter(ctx: { logger?: Logger; image?: string; layer?: string }, counted: () => void): (entry: string, reason: string) => void {
+  const logger = ctx.logger ?? silentLogger;
+  return (entry, reason) => {
+    counted();
+    warn(logger, "tree.unsafe", `${ctx.image ?? "image"} layer ${ctx.layer ?? "?"}: entry "${entry}": ${reason}`, {
+      image: ctx.image,
+      layer: ctx.layer,
+      entry,
+      reason,
+    });
+  };
+}
+
+/**
+ * The directory at resolved `dir` under `root`, made as needed with implied metadata (the
+ * entry's time); a non-directory in the way is replaced, after `replacing(made, child, path)`
+ * has had its say (a warning, or a mark on the new directory).
+ */
+export function ensureDirIn(root: DirNode, dir: string, meta: NodeMeta, replacing: (made: DirNode, child: TreeNode, path: string) => void): DirNode {
+  let node = root;
+  let path = "/";
+  for (const part of pathParts(dir)) {
+    path = joinPath(path, part);
+    const child = node.children.get(part);
+    if (child?.type === "dir") {
+      node = child;
+      continue;
+    }
+    const made: DirNode = { type: "dir", ...impliedDirMeta(meta.mtime, meta.mtimeNs), children: new Map() };
+    if (child !== undefined) replacing(made, child, path);
+    node.children.set(part, made);
+    node = made;
+  }
+  return node;
 }
