@@ -53,11 +53,11 @@ export interface RepositoryLayout {
   /** The Podman additional image store (`additionalimagestores = ["/cvmfs/<repo>/podmanStore"]`). */
   readonly podmanRoot: string;
   /**
-   * The Podman store a platform's names go to: the default one for the run's default platform
-   * (no platform), else one per architecture, `/.multiarch/<arch>/podmanStore`, which
+   * The Podman store a public name goes to: the default one for the usual names (the run's
+   * default platform), else its architecture's, `/.multiarch/<arch>/podmanStore`, which
    * `/.multiarch/host/podmanStore` resolves to on each node (one store cannot name two images alike).
    */
-  podmanStoreOf(platform?: Platform): string;
+  podmanStoreOfName(publicPath: string): string;
   /** The per-layer directories containerd's CVMFS snapshotter mounts (`/.layers`, as DUCC). */
   readonly layersRoot: string;
   /**
@@ -100,8 +100,9 @@ export function createLayout(options: LayoutOptions = { kind: "osg" }): Reposito
     imagesRoot,
     archRoot: ARCH_ROOT,
     podmanRoot: `/${PODMAN_STORE}`,
-    podmanStoreOf(platform) {
-      return platform === undefined ? `/${PODMAN_STORE}` : `${ARCH_ROOT}/${archDirName(platform)}/${PODMAN_STORE}`;
+    podmanStoreOfName(publicPath) {
+      if (!publicPath.startsWith(`${ARCH_ROOT}/`)) return `/${PODMAN_STORE}`;
+      return `${ARCH_ROOT}/${publicPath.split("/")[2] ?? ""}/${PODMAN_STORE}`;
     },
     layersRoot: LAYERS_ROOT,
     layerDir(layerDigest) {

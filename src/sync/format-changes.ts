@@ -2,14 +2,15 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import type { ContentStore } from "../content/content-store.js";
 import type { CatalogEditor } from "../cvmfs/catalog/editor.js";
-import type { PodmanStoreImage, StoreEntry } from "../runtimes/podman-store.js";
+import type { StoreEntry } from "../runtimes/podman-store.js";
 import { nextPodmanNames, type PodmanNameChange } from "../runtimes/podman-names.js";
 import { podmanImagesPath, podmanLayersPath } from "../runtimes/podman-images-file.js";
 import { updatePodmanStore } from "../runtimes/podman-update.js";
 import { parseImageReference } from "../wishlist/reference.js";
 import type { TagEdit } from "./apply-plan.js";
-import { PODMAN_STORE, type RepositoryLayout } from "../published/layout.js";
+import type { RepositoryLayout } from "../published/layout.js";
 import type { PublishedState } from "../published/published-state.js";
+import { wishedByThisRun } from "./plan-formats.js";
 import type { PodmanSource } from "./publish-formats.js";
 
 /**
@@ -58,21 +59,16 @@ export function planFormatChanges(input: {
     if (e.imageDir === undefined) pointedAt.delete(e.tag.publicPath);
     else pointedAt.set(e.tag.publicPath, e.imageDir);
   }
-  const storeOf = (publicPath: string): string => {
-    if (!publicPath.startsWith(`${layout.archRoot}/`)) return layout.podmanRoot;
-    return `${layout.archRoot}/${publicPath.split("/")[2] ?? ""}/${PODMAN_STORE}`;
-  };
-  const joiningByHex = new Map([...joining.values()].map((s) => [s.hex, s]));
+  const joiningByHex = new Map([...joining.values()].map((s) => [s.id, s]));
   const alive = (hex: string): boolean => {
     const dir = state.images.get(hex)?.dir ?? joiningByHex.get(hex)?.imageDir;
     return dir !== undefined && !removed.has(dir);
   };
   const nameChanges = new Map<string, PodmanNameChange[]>();
   for (const e of edits) {
-    const wanted = e.tag.action !== "remove" && e.tag.file !== undefined && !e.tag.retained && !e.tag.otherOwners;
-    if (!e.changed && !wanted) continue;
+    if (!e.changed && !wishedByThisRun(e.tag)) continue;
     const hex = e.imageDir === undefined ? undefined : layout.configHexOf(e.imageDir);
-    const store = storeOf(e.tag.publicPath);
+    const store = layout.podmanStoreOfName(e.tag.publicPath);
     const list = nameChanges.get(store) ?? [];
     list.push({ publicPath: e.tag.publicPath, ...(e.tag.reference ? { reference: e.tag.reference } : {}), ...(hex ? { hex } : {}) });
     nameChanges.set(store, list);
@@ -94,17 +90,14 @@ export function planFormatChanges(input: {
       },
       inStore,
     });
-    const pointedHex = new Set([...pointedAt].flatMap(([p, dir]) => (storeOf(p) === root ? (layout.configHexOf(dir) ?? []) : [])));
+    const pointedHex = new Set([...pointedAt].flatMap(([p, dir]) => (layout.podmanStoreOfName(p) === root ? (layout.configHexOf(dir) ?? []) : [])));
     const keep = new Set([...previous.map((r) => r.id), ...joiningByHex.keys()].filter((hex) => inStore(hex) && (names.has(hex) || pointedHex.has(hex))));
     if (keep.size === 0 && root !== layout.podmanRoot) {
       if (found !== undefined) changes.podman.push({ root, write: [], remove: [root] });
       continue;
     }
     if (found === undefined && keep.size === 0) continue;
-    const joiningImages: Array<Omit<PodmanStoreImage, "names">> = [...joiningByHex.values()]
-      .filter((s) => keep.has(s.hex) && !previous.some((r) => r.id === s.hex))
-      .map((s) => ({ id: s.hex, manifestDigest: s.manifestDigest, manifest: s.manifest, configDigest: s.configDigest, config: s.config, created: s.created, imageDir: s.imageDir, size: s.size }));
-    const update = updatePodmanStore(root, found, joiningImages, names, keep);
+    const update = updatePodmanStore(root, found, [...joiningByHex.values()], names, keep);
     if (!update.changed) continue;
     changes.podman.push({ root, write: update.write, remove: update.remove });
     changes.rewritten.push(podmanImagesPath(root), podmanLayersPath(root));

@@ -1,7 +1,6 @@
 import { extraFormats, type ExtraFormat, type Format } from "../runtimes/formats.js";
 import { podmanName } from "../runtimes/podman-names.js";
 import type { RepositoryLayout } from "../published/layout.js";
-import { parsePlatform } from "../registry/platform.js";
 import type { Plan, PlannedTag } from "./plan.js";
 import type { PublishedState } from "../published/published-state.js";
 
@@ -16,15 +15,22 @@ import type { PublishedState } from "../published/published-state.js";
 export function planFormats(plan: Plan, state: PublishedState, layout: RepositoryLayout, wanted: readonly Format[]): Plan {
   const extras = extraFormats(wanted);
   const tags = plan.tags.map((tag): PlannedTag => {
-    if (tag.action === "remove" || tag.file === undefined || tag.retained || tag.otherOwners) return tag;
-    const applicable = extras;
+    if (!wishedByThisRun(tag)) return tag;
     const have = tag.convert || tag.imageDir === undefined ? [] : formatsOf(tag, state, layout);
-    const add = applicable.filter((f) => !have.includes(f));
+    const add = extras.filter((f) => !have.includes(f));
     if (have.length === 0 && add.length === 0) return tag;
     return { ...tag, formats: { have, add } };
   });
   const needing = new Set(tags.flatMap((t) => (!t.convert && t.formats && t.formats.add.length > 0 && t.imageDir ? [t.imageDir] : [])));
   return { ...plan, formats: [...wanted], tags, summary: { ...plan.summary, addFormats: needing.size } };
+}
+
+/**
+ * Whether a name is this run's own wish (a wishlist line asks for it now): not a removal, nor a
+ * name kept for other owners or retained after a failed resolution. Only such names get formats.
+ */
+export function wishedByThisRun(tag: PlannedTag): boolean {
+  return tag.action !== "remove" && tag.file !== undefined && !tag.retained && !tag.otherOwners;
 }
 
 function formatsOf(tag: PlannedTag, state: PublishedState, layout: RepositoryLayout): ExtraFormat[] {
@@ -60,7 +66,7 @@ export function formatNeeds(
 ): FormatNeed[] {
   const needs = new Map<string, FormatNeed>();
   for (const { tag, imageDir } of edits) {
-    if (imageDir === undefined || tag.action === "remove" || tag.file === undefined || tag.retained || tag.otherOwners) continue;
+    if (imageDir === undefined || !wishedByThisRun(tag)) continue;
     const hex = layout.configHexOf(imageDir);
     if (hex === undefined) continue;
     // For Podman the image's bytes are needed only when the name's store lacks the image.
@@ -84,6 +90,5 @@ function imageFormats(hex: string, state: PublishedState): ExtraFormat[] {
 
 /** The image's record in the Podman store a name goes to (its platform's), if there. */
 function podmanRecord(hex: string, tag: PlannedTag, state: PublishedState, layout: RepositoryLayout) {
-  const store = layout.podmanStoreOf(tag.arch === undefined ? undefined : parsePlatform(tag.arch));
-  return state.podman.get(store)?.images.find((r) => r.id === hex);
+  return state.podman.get(layout.podmanStoreOfName(tag.publicPath))?.images.find((r) => r.id === hex);
 }

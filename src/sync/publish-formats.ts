@@ -1,8 +1,9 @@
 import type { LocalContentStore } from "../cvmfs/objects/local-content-store.js";
 import type { ExtraFormat } from "../runtimes/formats.js";
 import { gatewayObstacle, mountLayer, prepareLayer } from "../runtimes/layer-directories.js";
+import type { PodmanStoreImage } from "../runtimes/podman-store.js";
 import { info, warn, type Logger } from "../logger.js";
-import { InternalError } from "../errors.js";
+import { errorCode, InternalError } from "../errors.js";
 import type { Image, Layer, Platform } from "../registry/image.js";
 import { parsePlatform } from "../registry/platform.js";
 import type { RegistryClient } from "../registry/registry-client.js";
@@ -14,21 +15,11 @@ import type { RepositoryLayout } from "../published/layout.js";
 import type { PublishTarget } from "./publish-target.js";
 import type { PublishedState } from "../published/published-state.js";
 
-/** What the Podman store needs of an image, gathered when this run had the image in hand. */
-export interface PodmanSource {
-  hex: string;
-  imageDir: string;
-  manifestDigest: string;
-  manifest: Buffer;
-  configDigest: string;
-  config: Buffer;
-  created: string;
-  /** Bytes of the image's files (what `podman images` shows as its size). */
-  size: number;
-}
-
-/** How one layer ended in this run. */
-type LayerOutcome = "published" | "present" | "skipped";
+/**
+ * What the Podman store needs of an image, gathered when this run had the image in hand (its
+ * names come with the run's final commit).
+ */
+export type PodmanSource = Omit<PodmanStoreImage, "names">;
 
 /**
  * Publishes the formats beyond the sandbox (`--formats`) for the images of one run:
@@ -41,13 +32,16 @@ type LayerOutcome = "published" | "present" | "skipped";
  * What an image got is remembered for the published-state index.
  */
 export class FormatPublisher {
-  private readonly layers = new Map<string, Promise<LayerOutcome>>();
+  /** Layer digest → its publication in this run (or nothing to do: already there). */
+  private readonly layers = new Map<string, Promise<void>>();
   /** Image directory → what the Podman store needs of it. */
   readonly podman = new Map<string, PodmanSource>();
   /** Config hex → the formats it has after this run (for the index). */
   readonly done = new Map<string, Set<ExtraFormat>>();
   /** Layer directories this run published. */
   readonly publishedLayers: string[] = [];
+  /** Image directory → the formats it did not get and why (its sandbox and names are published anyway). */
+  readonly failed = new Map<string, string>();
 
   constructor(
     private readonly ctx: {
@@ -67,20 +61,30 @@ export class FormatPublisher {
   }
 
   /**
-   * After an image's own commit: its layers from the conversion's results (nothing is read
-   * again) and its Podman data. `need` limits the work to formats it lacks.
+   * The formats in `need` for one image: after its own commit, with the conversion's layer
+   * results (nothing is read again), or for a published image, whose Image `image` fetches. A
+   * failure is the image's (in `failed`, logged), not the run's: its sandbox and names stand.
    */
   async publish(
-    image: Image,
+    image: Image | (() => Promise<Image>),
     at: { imageDir: string; hex: string; bytes: number },
     need: readonly ExtraFormat[],
     results?: ReadonlyMap<string, LayerResult>,
   ): Promise<void> {
     const { imageDir, hex } = at;
-    if (need.includes("podman")) this.rememberPodman(image, imageDir, hex, at.bytes);
-    if (need.includes("layers")) {
-      const outcomes = await Promise.all(image.layers.map((layer) => this.layerOnce(layer, image, results?.get(layer.descriptor.digest))));
-      if (outcomes.length > 0) this.mark(hex, "layers");
+    if (need.length === 0) return;
+    try {
+      const resolved = typeof image === "function" ? await image() : image;
+      if (need.includes("podman")) this.rememberPodman(resolved, imageDir, hex, at.bytes);
+      if (need.includes("layers")) {
+        await Promise.all(resolved.layers.map((layer) => this.layerOnce(layer, resolved, results?.get(layer.descriptor.digest))));
+        this.mark(hex, "layers");
+      }
+    } catch (err) {
+      if (this.ctx.signal?.aborted) throw err;
+      const message = `${need.join(", ")}: [${errorCode(err)}] ${err instanceof Error ? err.message : String(err)}`;
+      this.failed.set(imageDir, message);
+      this.ctx.logger.log({ level: "error", event: "format.failed", message: `${imageDir}: not published as ${message}`, fields: { imageDir, code: errorCode(err) } });
     }
   }
 
@@ -90,7 +94,7 @@ export class FormatPublisher {
       return;
     }
     this.podman.set(imageDir, {
-      hex,
+      id: hex,
       imageDir,
       manifestDigest: image.manifestDigest,
       manifest: image.manifestBytes,
@@ -108,20 +112,21 @@ export class FormatPublisher {
     this.done.set(hex, set);
   }
 
-  private layerOnce(layer: Layer, image: Image, result: LayerResult | undefined): Promise<LayerOutcome> {
+  private layerOnce(layer: Layer, image: Image, result: LayerResult | undefined): Promise<void> {
     const digest = layer.descriptor.digest;
     const existing = this.layers.get(digest);
     if (existing) return existing;
-    const work = this.ctx.state.layers.has(digest) ? Promise.resolve<LayerOutcome>("present") : this.publishLayer(layer, image, result);
+    const work = this.ctx.state.layers.has(digest) ? Promise.resolve() : this.publishLayer(layer, image, result);
     this.layers.set(digest, work);
     return work;
   }
 
-  private async publishLayer(layer: Layer, image: Image, result: LayerResult | undefined): Promise<LayerOutcome> {
+  private async publishLayer(layer: Layer, image: Image, result: LayerResult | undefined): Promise<void> {
     const { layout, target, logger } = this.ctx;
     const digest = layer.descriptor.digest;
     const dir = layout.layerDir(digest);
-    const store: LocalContentStore = await target.imageStore(`layer-${digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 13)}`);
+    const short = `layer-${digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 13)}`;
+    const store: LocalContentStore = await target.imageStore(short);
     const entries =
       result?.entries ??
       (
@@ -141,7 +146,7 @@ export class FormatPublisher {
     const obstacle = target.kind === "gateway" ? gatewayObstacle(prepared) : undefined;
     if (obstacle !== undefined) {
       warn(logger, "layer.skipped", `layer ${digest} not published as a layer directory: ${obstacle}`, { layer: digest, whiteouts: prepared.whiteouts, opaqueDirs: prepared.opaqueDirs });
-      return "skipped";
+      return;
     }
     await target.publishImage(
       {
@@ -150,14 +155,13 @@ export class FormatPublisher {
           await mountLayer(editor, layout.layersRoot, prepared);
           return true;
         },
-        tagName: `layer-${digest.slice(digest.indexOf(":") + 1, digest.indexOf(":") + 13)}`,
+        tagName: short,
         tagDescription: `add layer ${digest}`,
       },
       store,
     );
     this.publishedLayers.push(dir);
     info(logger, "layer.published", `layer ${digest} → ${dir}`, { layer: digest, dir, files: prepared.files, bytes: prepared.bytes });
-    return "published";
   }
 }
 

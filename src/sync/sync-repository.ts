@@ -12,7 +12,7 @@ import { applyTagEdits, assembleTagEdits, dueRemovals, touchedPaths } from "./ap
 import type { ImageMetadata } from "../published/image-metadata.js";
 import type { RepositoryLayout } from "../published/layout.js";
 import { conversionKey, type Plan } from "./plan.js";
-import { extraFormats, type ExtraFormat, type Format } from "../runtimes/formats.js";
+import { extraFormats, FORMATS, type ExtraFormat, type Format } from "../runtimes/formats.js";
 import type { LayerResult } from "../layers/process-layer.js";
 import { formatNeeds } from "./plan-formats.js";
 import { applyFormatChanges, planFormatChanges } from "./format-changes.js";
@@ -135,20 +135,6 @@ export async function executePlan(
     extras.length > 0
       ? new FormatPublisher({ formats: extras, layout, target, state, cacheDir: opts.cacheDir, logger, now, ...(opts.signal ? { signal: opts.signal } : {}) })
       : undefined;
-  // Formats that could not be added to an image (its sandbox and names are published anyway).
-  const failedFormats = new Map<string, string>();
-  const addFormats = async (image: Image, at: { imageDir: string; hex: string; bytes: number }, need: readonly ExtraFormat[], results?: ReadonlyMap<string, LayerResult>) => {
-    if (!formats || need.length === 0) return;
-    const { imageDir } = at;
-    try {
-      await formats.publish(image, at, need, results);
-    } catch (err) {
-      if (opts.signal?.aborted) throw err;
-      const message = `[${errorCode(err)}] ${err instanceof Error ? err.message : String(err)}`;
-      failedFormats.set(imageDir, `${need.join(", ")}: ${message}`);
-      logger.log({ level: "error", event: "format.failed", message: `${imageDir}: ${need.join(", ")} not published: ${message}`, fields: { imageDir, code: errorCode(err) } });
-    }
-  };
   // Images this run fetched but found published: the format pass below may need them.
   const fetchedImages = new Map<string, Image>();
   const limit = pLimit(opts.concurrency);
@@ -197,7 +183,7 @@ export async function executePlan(
       },
       store,
     );
-    await addFormats(image, { imageDir, hex, bytes: prepared.metadata.bytes }, extras, layerResults);
+    await formats?.publish(image, { imageDir, hex, bytes: prepared.metadata.bytes }, extras, layerResults);
     info(logger, "image.done", `${name} → ${imageDir}`, { image: name, imageDir, files: prepared.metadata.files, bytes: prepared.metadata.bytes });
     return {
       imageDir,
@@ -293,16 +279,13 @@ export async function executePlan(
   if (formats) {
     await Promise.all(
       formatNeeds(edits, state, layout, extras, formats.done).map(({ imageDir, hex, need, tag }) =>
-        limit(async () => {
-          try {
-            const image = fetchedImages.get(imageDir) ?? (await fetchPublished(opts, tag));
-            await addFormats(image, { imageDir, hex, bytes: state.images.get(hex)?.metadata?.bytes ?? 0 }, need);
-          } catch (err) {
-            if (opts.signal?.aborted) throw err;
-            failedFormats.set(imageDir, `${need.join(", ")}: [${errorCode(err)}] ${err instanceof Error ? err.message : String(err)}`);
-            logger.log({ level: "error", event: "format.failed", message: `${imageDir}: ${need.join(", ")} not published: ${String(err)}`, fields: { imageDir, code: errorCode(err) } });
-          }
-        }),
+        limit(() =>
+          formats.publish(
+            async () => fetchedImages.get(imageDir) ?? fetchPublished(opts, tag),
+            { imageDir, hex, bytes: state.images.get(hex)?.metadata?.bytes ?? 0 },
+            need,
+          ),
+        ),
       ),
     );
     opts.signal?.throwIfAborted();
@@ -395,8 +378,9 @@ export async function executePlan(
     const hex = layout.configHexOf(imageDir);
     if (hex === undefined || (extras.length === 0 && state.podman.size === 0 && state.layers.size === 0)) return undefined;
     const have = new Set<string>(["sandbox", ...(state.images.get(hex)?.formats ?? []), ...(formats?.done.get(hex) ?? [])]);
-    return ["sandbox", "podman", "layers"].filter((f) => have.has(f)).join(",");
+    return FORMATS.filter((f) => have.has(f)).join(",");
   };
+  const failedFormats = formats?.failed ?? new Map<string, string>();
   const rows = summaryRows(plan, edits, converted, failedManifests, failures, { removals, layout, mine, formatsOf, failedFormats });
   // Images, not names: one image behind three tags failing is one failure.
   const failed = new Set(edits.flatMap((e) => (e.tag.manifestDigest && failedManifests.has(keyOf(e.tag)) ? [keyOf(e.tag)] : []))).size + failures.length + failedFormats.size;
